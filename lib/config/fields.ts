@@ -1,0 +1,50 @@
+/**
+ * Field rules shared by every way a value can arrive (kubepki YAML, kubeadm
+ * YAML, command-line flags). Each returns a complaint about the value, or
+ * undefined when it is fine; the caller names the field.
+ */
+import { parseDuration } from '../durations.js';
+import { canonicalIP, isDNSName, isSANName, parseCidr, splitHostPort } from '../net.js';
+import { ALGORITHM_NAMES, isAlgorithmName } from '../pki/algorithms.js';
+
+export type Rule = (value: string) => string | undefined;
+
+export const rules = {
+  ip: (v) => (canonicalIP(v) === undefined ? 'is not a valid IP address' : undefined),
+  advertiseAddress: (v) => {
+    const ip = canonicalIP(v);
+    if (ip === undefined) return 'is not a valid IP address';
+    if (ip === '0.0.0.0' || ip === '::') return 'is the unspecified address; give the address this node is reached on';
+    return undefined;
+  },
+  dnsName: (v) => (isDNSName(v) ? undefined : 'is not a valid DNS name (RFC 1123 subdomain: lower-case letters, digits, "-" and ".")'),
+  nodeName: (v) => (isDNSName(v) ? undefined : 'is not a valid node name (RFC 1123 subdomain: lower-case letters, digits, "-" and ".")'),
+  san: (v) => (canonicalIP(v) !== undefined || isSANName(v) ? undefined : 'is not a valid IP address, DNS name or wildcard DNS name'),
+  endpoint: (v) => (splitHostPort(v) ? undefined : 'is not a valid host or host:port (host: IP address or DNS name; port 1-65535)'),
+  serviceSubnet: (v) => {
+    const parts = v.split(',').map((s) => s.trim());
+    const cidrs = parts.map(parseCidr);
+    const bad = parts.find((_, i) => !cidrs[i]);
+    if (bad !== undefined) return `is not a valid CIDR${parts.length > 1 ? ` ("${bad}")` : ''}`;
+    if (parts.length > 2) return 'has more than two CIDRs (dual-stack takes one IPv4 and one IPv6)';
+    if (parts.length === 2 && cidrs[0]!.family === cidrs[1]!.family) return 'has two CIDRs of the same family (dual-stack takes one IPv4 and one IPv6)';
+    for (const c of cidrs) {
+      if (c!.family === 6 && c!.prefix < 108) return `is too large: an IPv6 service subnet needs a prefix of /108 or longer ("${c!.text}")`;
+      if (c!.family === 4 && c!.prefix > 30) return `is too small to hold a service address ("${c!.text}")`;
+      if (c!.family === 6 && c!.prefix > 126) return `is too small to hold a service address ("${c!.text}")`;
+    }
+    return undefined;
+  },
+  port: (v) => (/^\d{1,5}$/.test(v) && Number(v) >= 1 && Number(v) <= 65535 ? undefined : 'is not a valid port (1-65535)'),
+  duration: (v) => {
+    const ms = parseDuration(v);
+    if (ms === undefined) return 'is not a valid duration (Go syntax, for example 8760h or 90d)';
+    if (ms <= 0) return 'must be longer than zero';
+    return undefined;
+  },
+  algorithm: (v) => (isAlgorithmName(v) ? undefined : `is not a supported algorithm (one of ${ALGORITHM_NAMES.join(', ')})`),
+  path: (v) => (v.length === 0 ? 'is empty' : v.includes('\0') ? 'contains a NUL byte' : undefined),
+  clusterName: (v) => (isDNSName(v) ? undefined : 'is not a valid cluster name (RFC 1123 subdomain)'),
+} satisfies Record<string, Rule>;
+
+export type RuleName = keyof typeof rules;

@@ -1,0 +1,45 @@
+/**
+ * The cluster description every command works from, whatever file it came
+ * from (kubepki's own YAML, or kubeadm's Init/ClusterConfiguration) and after
+ * command-line overrides. Values here are validated and normalised.
+ */
+import type { AlgorithmName } from '../pki/algorithms.js';
+
+export interface ClusterSpec {
+  clusterName: string;
+  /** The node's name: the etcd server/peer CN and a SAN of the apiserver certificate. */
+  nodeName: string;
+  /** The address the API server and etcd advertise on this node. */
+  advertiseAddress: string;
+  bindPort: number;
+  /** "host" or "host:port"; empty when the cluster has none. */
+  controlPlaneEndpoint?: string;
+  /** One CIDR, or two for dual-stack (one per family). */
+  serviceSubnets: string[];
+  dnsDomain: string;
+  apiServerCertSANs: string[];
+  etcd: {
+    /** External etcd: kubepki makes no etcd certificates. */
+    external: boolean;
+    serverCertSANs: string[];
+    peerCertSANs: string[];
+  };
+  certificatesDir: string;
+  encryptionAlgorithm: AlgorithmName;
+  /** Leaf validity, milliseconds. */
+  certificateValidity: number;
+  /** CA validity, milliseconds. */
+  caCertificateValidity: number;
+}
+
+export const HOUR = 3_600_000;
+
+export const DEFAULTS = {
+  clusterName: 'kubernetes',
+  bindPort: 6443,
+  serviceSubnet: '10.96.0.0/12',
+  dnsDomain: 'cluster.local',
+  certificatesDir: '/etc/kubernetes/pki',
+  certificateValidity: 8760 * HOUR,
+  caCertificateValidity: 87600 * HOUR,
+} as const;

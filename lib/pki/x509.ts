@@ -1,0 +1,188 @@
+/**
+ * Certificates: creation and reading, on @peculiar/x509 with Node's built-in
+ * WebCrypto as the provider. (Node 20 has a native WebCrypto; the
+ * @peculiar/webcrypto shim wraps the same node:crypto, costs ~35 ms of start-up
+ * and generates keys one at a time, so kubepki does not load it.)
+ */
+import 'reflect-metadata';
+import * as x509 from '@peculiar/x509';
+import { randomBytes, webcrypto, type KeyObject } from 'node:crypto';
+import type { Algorithm } from './algorithms.js';
+import { altNames, keyUsagesFor, type AltNames, type ExtKeyUsage, type KeyUsage, type Profile, type Subject } from './catalog.js';
+
+type CryptoKey = webcrypto.CryptoKey;
+x509.cryptoProvider.set(webcrypto as never);
+
+/** kubeadm backdates NotBefore by five minutes to tolerate clock skew between nodes. */
+export const BACKDATE_MS = 5 * 60_000;
+
+const KEY_USAGE_FLAGS: Record<KeyUsage, x509.KeyUsageFlags> = {
+  digitalSignature: x509.KeyUsageFlags.digitalSignature,
+  keyEncipherment: x509.KeyUsageFlags.keyEncipherment,
+  keyCertSign: x509.KeyUsageFlags.keyCertSign,
+};
+const EKU_OID: Record<ExtKeyUsage, string> = {
+  serverAuth: x509.ExtendedKeyUsage.serverAuth,
+  clientAuth: x509.ExtendedKeyUsage.clientAuth,
+};
+const OID_CN = '2.5.4.3';
+const OID_O = '2.5.4.10';
+
+/** A positive serial number with 127 random bits (RFC 5280 allows up to 20 octets). */
+export function randomSerial(): string {
+  const bytes = randomBytes(16);
+  bytes[0] = (bytes[0]! & 0x7f) | 0x01; // positive, and no leading zero octet to strip
+  return bytes.toString('hex');
+}
+
+function nameOf(subject: Subject): x509.JsonName {
+  // Go (and so kubeadm) encodes O before CN.
+  const rdns: x509.JsonName = [];
+  if (subject.o?.length) rdns.push({ [OID_O]: subject.o });
+  rdns.push({ [OID_CN]: [subject.cn] });
+  return rdns;
+}
+
+async function importPrivate(key: KeyObject, algorithm: Algorithm): Promise<CryptoKey> {
+  const params = algorithm.family === 'rsa'
+    ? { name: algorithm.signature.name, hash: algorithm.signature.hash }
+    : { name: 'ECDSA', namedCurve: algorithm.curve!.webcrypto };
+  return webcrypto.subtle.importKey('pkcs8', key.export({ type: 'pkcs8', format: 'der' }), params, false, ['sign']) as Promise<CryptoKey>;
+}
+
+async function importPublic(key: KeyObject, algorithm: Algorithm): Promise<CryptoKey> {
+  const params = algorithm.family === 'rsa'
+    ? { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }
+    : { name: 'ECDSA', namedCurve: algorithm.curve!.webcrypto };
+  return webcrypto.subtle.importKey('spki', key.export({ type: 'spki', format: 'der' }), params, true, ['verify']) as Promise<CryptoKey>;
+}
+
+export interface Signer {
+  certificate: x509.X509Certificate;
+  key: KeyObject;
+  algorithm: Algorithm;
+}
+
+export interface IssueRequest {
+  subject: Subject;
+  sans: AltNames;
+  profile: Profile;
+  publicKey: KeyObject;
+  publicKeyAlgorithm: Algorithm;
+  notBefore: Date;
+  notAfter: Date;
+  /** The CA that signs; absent for a self-signed CA, which then signs with `selfKey`. */
+  issuer?: Signer;
+  selfKey?: KeyObject;
+}
+
+/** Create and sign one certificate. */
+export async function issueCertificate(req: IssueRequest): Promise<x509.X509Certificate> {
+  const signerKey = req.issuer?.key ?? req.selfKey!;
+  const signerAlgorithm = req.issuer?.algorithm ?? req.publicKeyAlgorithm;
+  const [publicKey, signingKey] = await Promise.all([
+    importPublic(req.publicKey, req.publicKeyAlgorithm),
+    importPrivate(signerKey, signerAlgorithm),
+  ]);
+  const extensions: x509.Extension[] = [
+    new x509.KeyUsagesExtension(
+      keyUsagesFor(req.profile, req.publicKeyAlgorithm.family).reduce((flags, u) => flags | KEY_USAGE_FLAGS[u], 0),
+      true,
+    ),
+  ];
+  if (req.profile.extKeyUsage.length) {
+    extensions.push(new x509.ExtendedKeyUsageExtension(req.profile.extKeyUsage.map((u) => EKU_OID[u])));
+  }
+  extensions.push(new x509.BasicConstraintsExtension(req.profile.isCA, undefined, true));
+  if (req.profile.isCA) extensions.push(await x509.SubjectKeyIdentifierExtension.create(publicKey));
+  if (req.issuer) {
+    const ski = req.issuer.certificate.getExtension(x509.SubjectKeyIdentifierExtension);
+    if (ski) extensions.push(new x509.AuthorityKeyIdentifierExtension(ski.keyId));
+  }
+  const sans = [
+    ...req.sans.dns.map((value) => ({ type: 'dns' as const, value })),
+    ...req.sans.ips.map((value) => ({ type: 'ip' as const, value })),
+  ];
+  if (sans.length) extensions.push(new x509.SubjectAlternativeNameExtension(sans));
+
+  const subject = new x509.Name(nameOf(req.subject));
+  return x509.X509CertificateGenerator.create({
+    serialNumber: randomSerial(),
+    subject,
+    issuer: req.issuer ? req.issuer.certificate.subjectName : subject,
+    notBefore: req.notBefore,
+    notAfter: req.notAfter,
+    signingAlgorithm: signerAlgorithm.signature,
+    publicKey,
+    signingKey,
+    extensions,
+  });
+}
+
+export function toPem(cert: x509.X509Certificate): string {
+  return cert.toString('pem') + '\n';
+}
+
+export class CertParseError extends Error {}
+
+/** Parse a PEM file holding one certificate (kubeadm: "wanted exactly one certificate"). */
+export function parseCertificatePem(pem: string | Buffer): x509.X509Certificate {
+  const text = pem.toString();
+  const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) throw new CertParseError('holds no PEM certificate');
+  if (blocks.length > 1) throw new CertParseError(`holds ${blocks.length} certificates; kubepki wants exactly one`);
+  try {
+    return new x509.X509Certificate(blocks[0]!);
+  } catch {
+    throw new CertParseError('holds a PEM certificate that does not parse');
+  }
+}
+
+/** What a certificate says, in the catalog's terms, for comparing against a plan. */
+export interface CertificateFacts {
+  subject: Subject;
+  sans: AltNames;
+  isCA: boolean;
+  extKeyUsage: string[];
+  notBefore: Date;
+  notAfter: Date;
+  serial: string;
+  /** DER SubjectPublicKeyInfo. */
+  spki: Buffer;
+}
+
+export function certificateFacts(cert: x509.X509Certificate): CertificateFacts {
+  const cn = cert.subjectName.getField(OID_CN);
+  const o = cert.subjectName.getField(OID_O);
+  const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
+  const dns: string[] = [];
+  const ips: string[] = [];
+  for (const n of san?.names.items ?? []) {
+    if (n.type === 'dns') dns.push(n.value);
+    else if (n.type === 'ip') ips.push(n.value);
+  }
+  const eku = cert.getExtension(x509.ExtendedKeyUsageExtension);
+  const bc = cert.getExtension(x509.BasicConstraintsExtension);
+  return {
+    subject: { cn: cn[0] ?? '', ...(o.length ? { o } : {}) },
+    sans: altNames(dns, ips),
+    isCA: bc?.ca ?? false,
+    extKeyUsage: (eku?.usages ?? []).map(String),
+    notBefore: cert.notBefore,
+    notAfter: cert.notAfter,
+    serial: cert.serialNumber,
+    spki: Buffer.from(cert.publicKey.rawData),
+  };
+}
+
+/** Whether `cert` carries a valid signature by `issuer`'s key. */
+export async function isSignedBy(cert: x509.X509Certificate, issuer: x509.X509Certificate): Promise<boolean> {
+  if (cert.issuer !== issuer.subject) return false;
+  try {
+    return await cert.verify({ publicKey: issuer.publicKey, signatureOnly: true });
+  } catch {
+    return false;
+  }
+}
+
+export type { X509Certificate } from '@peculiar/x509';

@@ -1,0 +1,65 @@
+/**
+ * A snapshot of what is on disk under the cert dir, for the (pure) planner:
+ * each path the catalog may use, read without following symbolic links.
+ */
+import { lstatSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describeSystemError } from '../errors.js';
+
+export type FileState =
+  | { state: 'missing' }
+  | { state: 'file'; data: Buffer; mode: number }
+  | { state: 'not-a-file'; what: string }
+  | { state: 'unreadable'; reason: string };
+
+export interface DiskState {
+  dir: string;
+  files: Map<string, FileState>;
+}
+
+function kindOf(st: import('node:fs').Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isSymbolicLink()) return 'a symbolic link';
+  return 'not a regular file';
+}
+
+/** lstat a path and each parent up to (not including) the dir; symlinks and non-directories stop it. */
+function inspectPath(dir: string, rel: string): FileState {
+  const parts = rel.split('/');
+  for (let i = 1; i < parts.length; i++) {
+    const parent = path.join(dir, ...parts.slice(0, i));
+    try {
+      const st = lstatSync(parent);
+      if (!st.isDirectory()) return { state: 'not-a-file', what: `inside ${parts.slice(0, i).join('/')}, which is ${kindOf(st)}` };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'missing' };
+      return { state: 'unreadable', reason: describeSystemError(e) };
+    }
+  }
+  const full = path.join(dir, rel);
+  try {
+    const st = lstatSync(full);
+    if (!st.isFile()) return { state: 'not-a-file', what: kindOf(st) };
+    return { state: 'file', data: readFileSync(full), mode: st.mode & 0o777 };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return { state: 'missing' };
+    return { state: 'unreadable', reason: describeSystemError(e) };
+  }
+}
+
+/** Quick existence check (no reads): used to start key generation before the full plan. */
+export function exists(dir: string, rel: string): boolean {
+  try {
+    lstatSync(path.join(dir, rel));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function inspectDir(dir: string, paths: Iterable<string>): DiskState {
+  const files = new Map<string, FileState>();
+  for (const rel of paths) files.set(rel, inspectPath(dir, rel));
+  return { dir, files };
+}

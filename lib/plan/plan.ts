@@ -1,0 +1,293 @@
+/**
+ * Plan, before anything is written: for each catalog entry, whether its files
+ * will be created, reused (a CA), kept (a leaf that matches), or are managed
+ * outside kubepki (a CA without its key). Pure: it reads a DiskState snapshot
+ * and returns data; what it finds wrong it lists as problems, all at once.
+ */
+import type { KeyObject } from 'node:crypto';
+import type { ClusterSpec } from '../config/spec.js';
+import { formatDays } from '../durations.js';
+import { ALGORITHMS, type Algorithm } from '../pki/algorithms.js';
+import {
+  KEY_PAIRS, PROFILES, caEntry, certPath, certificatesFor, keyPath,
+  type AltNames, type CertEntry, type KeyPairEntry, type Subject,
+} from '../pki/catalog.js';
+import { parsePrivateKeyPem, parsePublicKeyPem, spkiDer } from '../pki/keys.js';
+import { certificateFacts, isSignedBy, parseCertificatePem, type CertificateFacts, type Signer, type X509Certificate } from '../pki/x509.js';
+import type { DiskState, FileState } from './inspect.js';
+
+export type Action = 'create' | 'reuse' | 'keep' | 'external';
+
+export interface PlanItem {
+  name: string;
+  kind: 'ca' | 'certificate' | 'key-pair';
+  action: Action;
+  /** Paths (relative to the cert dir) this item will write. */
+  writes: string[];
+  /** Paths it uses as they are. */
+  uses: string[];
+  ca?: string;
+  subject?: Subject;
+  sans?: AltNames;
+  /** Existing certificates: when they expire. */
+  notAfter?: string;
+  notes: string[];
+  entry: CertEntry | KeyPairEntry;
+}
+
+export interface Plan {
+  certDir: string;
+  algorithm: Algorithm;
+  items: PlanItem[];
+  problems: string[];
+  /** CAs that can sign (existing with their key); new ones are added when created. */
+  signers: Map<string, Signer>;
+  /** Existing keys reused as they are (sa.key whose sa.pub is recreated). */
+  existingKeys: Map<string, KeyObject>;
+}
+
+const sameSubject = (a: Subject, b: Subject) => a.cn === b.cn && (a.o ?? []).join('\n') === (b.o ?? []).join('\n');
+const fmtSubject = (s: Subject) => [...(s.o ?? []).map((o) => `O=${o}`), `CN=${s.cn}`].join(', ');
+
+function sanDifference(want: AltNames, have: AltNames): string | undefined {
+  const w = [...want.dns.map((d) => `DNS:${d}`), ...want.ips.map((i) => `IP:${i}`)];
+  const h = [...have.dns.map((d) => `DNS:${d}`), ...have.ips.map((i) => `IP:${i}`)];
+  const missing = w.filter((x) => !h.includes(x));
+  const extra = h.filter((x) => !w.includes(x));
+  if (!missing.length && !extra.length) return undefined;
+  return [missing.length ? `lacks ${missing.join(', ')}` : '', extra.length ? `has ${extra.join(', ')} not in the description` : '']
+    .filter(Boolean).join('; ');
+}
+
+function describeState(rel: string, st: FileState): string | undefined {
+  if (st.state === 'not-a-file') return `${rel} is ${st.what}; kubepki reads and writes regular files only: move it away`;
+  if (st.state === 'unreadable') return `${rel} cannot be read: ${st.reason}`;
+  return undefined;
+}
+
+interface Loaded {
+  cert?: X509Certificate;
+  facts?: CertificateFacts;
+  key?: { key: KeyObject; algorithm: Algorithm };
+}
+
+export async function makePlan(spec: ClusterSpec, disk: DiskState, now: Date): Promise<Plan> {
+  const plan: Plan = {
+    certDir: disk.dir,
+    algorithm: ALGORITHMS[spec.encryptionAlgorithm],
+    items: [],
+    problems: [],
+    signers: new Map(),
+    existingKeys: new Map(),
+  };
+  const fail = (message: string) => plan.problems.push(message);
+  const file = (rel: string): FileState => disk.files.get(rel) ?? { state: 'missing' };
+  const loaded = new Map<string, Loaded>();
+  const caCerts = new Map<string, X509Certificate>();
+  const caActions = new Map<string, Action>();
+
+  /** Parse an entry's existing files; undefined (and a problem) when they are not usable. */
+  function load(entry: CertEntry): Loaded | undefined {
+    const out: Loaded = {};
+    for (const [rel, kind] of [[certPath(entry), 'cert'], [keyPath(entry), 'key']] as const) {
+      const st = file(rel);
+      const bad = describeState(rel, st);
+      if (bad) {
+        fail(bad);
+        return undefined;
+      }
+      if (st.state !== 'file') continue;
+      try {
+        if (kind === 'cert') {
+          out.cert = parseCertificatePem(st.data);
+          out.facts = certificateFacts(out.cert);
+        } else {
+          out.key = parsePrivateKeyPem(st.data);
+          if (st.mode & 0o077) {
+            fail(`${rel} is readable by others than its owner (mode ${st.mode.toString(8).padStart(4, '0')}); run "chmod 600 ${disk.dir}/${rel}" and try again`);
+            return undefined;
+          }
+        }
+      } catch (e) {
+        fail(`${rel} ${(e as Error).message}; restore it from a backup or move it away`);
+        return undefined;
+      }
+    }
+    if (out.cert && out.key && !spkiDer(out.key.key).equals(out.facts!.spki)) {
+      fail(`${keyPath(entry)} does not match ${certPath(entry)} (different public keys); restore the right pair from a backup`);
+      return undefined;
+    }
+    return out;
+  }
+
+  for (const entry of certificatesFor(spec)) {
+    const crt = certPath(entry);
+    const key = keyPath(entry);
+    const profile = PROFILES[entry.profile];
+    const subject = entry.subject(spec);
+    const sans = entry.sans(spec);
+    const item: PlanItem = {
+      name: entry.name,
+      kind: profile.isCA ? 'ca' : 'certificate',
+      action: 'create',
+      writes: [],
+      uses: [],
+      ...(entry.ca ? { ca: entry.ca } : {}),
+      subject,
+      sans,
+      notes: [],
+      entry,
+    };
+    const have = load(entry);
+    if (!have) continue;
+    loaded.set(entry.name, have);
+    if (have.facts) item.notAfter = have.facts.notAfter.toISOString();
+    if (have.facts && have.facts.notAfter < now) item.notes.push(`expired on ${have.facts.notAfter.toISOString()}`);
+
+    if (profile.isCA) {
+      if (have.cert && have.key) {
+        if (!have.facts!.isCA) {
+          fail(`${crt} is not a CA certificate (no CA basic constraint); restore the right one or move it away`);
+          continue;
+        }
+        item.action = 'reuse';
+        item.uses = [crt, key];
+        item.subject = have.facts!.subject;
+        plan.signers.set(entry.name, { certificate: have.cert, key: have.key.key, algorithm: have.key.algorithm });
+        caCerts.set(entry.name, have.cert);
+      } else if (have.cert) {
+        if (!have.facts!.isCA) {
+          fail(`${crt} is not a CA certificate (no CA basic constraint); restore the right one or move it away`);
+          continue;
+        }
+        item.action = 'external';
+        item.uses = [crt];
+        item.subject = have.facts!.subject;
+        item.notes.push(`${key} is absent: this CA is managed outside kubepki; its certificates must exist already`);
+        caCerts.set(entry.name, have.cert);
+      } else if (have.key) {
+        fail(`${key} exists but ${crt} does not; kubepki will not overwrite a key: restore ${crt} or move ${key} away`);
+        continue;
+      } else {
+        item.writes = [crt, key];
+      }
+      caActions.set(entry.name, item.action);
+      plan.items.push(item);
+      continue;
+    }
+
+    // A leaf.
+    const caName = entry.ca!;
+    const caAction = caActions.get(caName);
+    if (caAction === undefined) continue; // its CA has a problem, reported already
+    if (have.cert && have.key) {
+      const caCert = caCerts.get(caName);
+      if (!caCert) {
+        fail(`${crt} exists but its CA (${caName}) is to be created, so it cannot have signed it; move ${crt} and ${key} away, or restore the CA`);
+        continue;
+      }
+      if (!(await isSignedBy(have.cert, caCert))) {
+        fail(`${crt} is not signed by ${caName} (${certPath(caEntry(caName))}); move ${crt} and ${key} away to have them re-created, or restore the matching CA`);
+        continue;
+      }
+      const diffs: string[] = [];
+      if (!sameSubject(have.facts!.subject, subject)) diffs.push(`subject is ${fmtSubject(have.facts!.subject)}, the description wants ${fmtSubject(subject)}`);
+      const sanDiff = sanDifference(sans, have.facts!.sans);
+      if (sanDiff) diffs.push(`SANs: ${sanDiff}`);
+      if (diffs.length) {
+        fail(`${crt} does not match the cluster description: ${diffs.join('; ')}. Renew it on purpose (kubepki certs renew ${entry.name}) or move ${crt} and ${key} away`);
+        continue;
+      }
+      item.action = 'keep';
+      item.uses = [crt, key];
+    } else if (have.cert || have.key) {
+      const [present, absent] = have.cert ? [crt, key] : [key, crt];
+      fail(`${present} exists but ${absent} does not; kubepki will not overwrite half a pair: restore ${absent} or move ${present} away`);
+      continue;
+    } else if (caAction === 'external') {
+      fail(`${crt} is missing, and ${caName} is managed outside kubepki (${certPath(caEntry(caName))} without its key): have that CA issue ${crt} and ${key}, or provide the CA key`);
+      continue;
+    } else {
+      item.writes = [crt, key];
+    }
+    plan.items.push(item);
+  }
+
+  for (const pair of KEY_PAIRS) {
+    const item: PlanItem = { name: pair.name, kind: 'key-pair', action: 'create', writes: [], uses: [], notes: [], entry: pair };
+    const keySt = file(pair.key);
+    const pubSt = file(pair.pub);
+    const bad = describeState(pair.key, keySt) ?? describeState(pair.pub, pubSt);
+    if (bad) {
+      fail(bad);
+      continue;
+    }
+    if (keySt.state === 'file') {
+      let key: KeyObject;
+      try {
+        key = parsePrivateKeyPem(keySt.data).key;
+      } catch (e) {
+        fail(`${pair.key} ${(e as Error).message}; restore it from a backup or move it away`);
+        continue;
+      }
+      if (keySt.mode & 0o077) {
+        fail(`${pair.key} is readable by others than its owner (mode ${keySt.mode.toString(8).padStart(4, '0')}); run "chmod 600 ${disk.dir}/${pair.key}" and try again`);
+        continue;
+      }
+      item.action = 'reuse';
+      item.uses = [pair.key];
+      if (pubSt.state === 'file') {
+        let pub: KeyObject;
+        try {
+          pub = parsePublicKeyPem(pubSt.data);
+        } catch (e) {
+          fail(`${pair.pub} ${(e as Error).message}; move it away to have it re-created from ${pair.key}`);
+          continue;
+        }
+        if (!spkiDer(pub).equals(spkiDer(key))) {
+          fail(`${pair.pub} does not match ${pair.key}; tokens signed with the key would not verify: move ${pair.pub} away to have it re-created from ${pair.key}`);
+          continue;
+        }
+        item.uses.push(pair.pub);
+      } else {
+        item.writes = [pair.pub];
+        item.notes.push(`${pair.pub} is re-created from the existing ${pair.key}`);
+        plan.existingKeys.set(pair.name, key);
+      }
+    } else if (pubSt.state === 'file') {
+      fail(`${pair.pub} exists but ${pair.key} does not; restore ${pair.key}, or move ${pair.pub} away to have a new pair created`);
+      continue;
+    } else {
+      item.writes = [pair.key, pair.pub];
+    }
+    plan.items.push(item);
+  }
+  return plan;
+}
+
+/** The plan as data for people and machines (`--dry-run`, `-o json|yaml`). */
+export function planData(plan: Plan, spec: ClusterSpec) {
+  const count = (a: Action) => plan.items.filter((i) => i.action === a).length;
+  return {
+    certDir: plan.certDir,
+    encryptionAlgorithm: spec.encryptionAlgorithm,
+    certificateValidity: formatDays(spec.certificateValidity),
+    caCertificateValidity: formatDays(spec.caCertificateValidity),
+    summary: { create: count('create'), reuse: count('reuse'), keep: count('keep'), external: count('external') },
+    items: plan.items.map((i) => ({
+      name: i.name,
+      kind: i.kind,
+      action: i.action,
+      ...(i.ca ? { ca: i.ca } : {}),
+      ...(i.subject ? { subject: fmtSubject(i.subject) } : {}),
+      ...(i.sans && (i.sans.dns.length || i.sans.ips.length) ? { sans: { dns: i.sans.dns, ips: i.sans.ips } } : {}),
+      writes: i.writes,
+      uses: i.uses,
+      ...(i.notAfter ? { notAfter: i.notAfter } : {}),
+      consumers: i.entry.consumers.map((c) => `${c.component} ${c.flag}`),
+      ...(i.notes.length ? { notes: i.notes } : {}),
+    })),
+    problems: plan.problems,
+  };
+}
+export type PlanData = ReturnType<typeof planData>;
