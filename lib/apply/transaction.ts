@@ -154,6 +154,44 @@ function missingDirs(dir: string, rels: readonly string[]): string[] {
   return [...wanted].sort((a, b) => a.length - b.length);
 }
 
+function asUserError(e: unknown, dir: string): unknown {
+  if (e instanceof UserError || !(e as NodeJS.ErrnoException).code) return e;
+  return new UserError(`cannot write to ${dir}: ${describeSystemError(e)}; nothing was written`, { cause: e });
+}
+
+/**
+ * A directory that does not exist yet is built whole in the staging folder and
+ * renamed into place: one atomic step, so even a kill leaves no trace in it.
+ */
+async function stageTree(staging: string, dir: string, files: readonly NewFile[]): Promise<void> {
+  const tree = path.join(staging, 'tree');
+  try {
+    await mkdir(tree, { mode: 0o755 });
+    let n = 0;
+    for (const f of files) {
+      const file = path.join(tree, f.rel);
+      await mkdir(path.dirname(file), { recursive: true, mode: 0o755 });
+      await writeNew(file, f.data, f.mode);
+      fault('stage', ++n);
+    }
+    for (const d of new Set(files.map((f) => path.dirname(path.join(tree, f.rel))))) await syncDir(d);
+    try {
+      await rename(tree, dir);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST' || code === 'ENOTEMPTY') {
+        throw new UserError(`${dir} appeared while kubepki was running (another run?); nothing was written: run kubepki again`);
+      }
+      throw e;
+    }
+    await syncDir(path.dirname(dir));
+  } catch (e) {
+    await rm(staging, { recursive: true, force: true });
+    throw asUserError(e, dir);
+  }
+  await rm(staging, { recursive: true, force: true });
+}
+
 /** Write all `files` under `dir`, or none of them. */
 export async function writeAllOrNothing(dir: string, files: readonly NewFile[]): Promise<void> {
   if (files.length === 0) return;
@@ -168,6 +206,10 @@ export async function writeAllOrNothing(dir: string, files: readonly NewFile[]):
     await mkdir(staging, { mode: 0o700 });
   } catch (e) {
     throw new UserError(`cannot write in ${parent}: ${describeSystemError(e)}; run kubepki as a user that may write there, or choose another --cert-dir`);
+  }
+  if (!existsSync(dir)) {
+    await stageTree(staging, dir, files);
+    return;
   }
   const journal: Journal = { pid: process.pid, dir: path.resolve(dir), files: [], createdDirs: [] };
   const linked: string[] = [];
@@ -202,10 +244,7 @@ export async function writeAllOrNothing(dir: string, files: readonly NewFile[]):
     await writeNew(path.join(staging, 'committed'), '', 0o600);
   } catch (e) {
     await rollback(staging, journal, linked);
-    if (e instanceof UserError) throw e;
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code) throw new UserError(`cannot write to ${dir}: ${describeSystemError(e)}; nothing was written`, { cause: e });
-    throw e;
+    throw asUserError(e, dir);
   }
   await rm(staging, { recursive: true, force: true });
 }

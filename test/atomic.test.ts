@@ -1,0 +1,95 @@
+/**
+ * All or nothing: a run that fails, or is killed, at any point of its writes
+ * leaves the cert dir as it was (a killed commit is rolled back by the next run).
+ */
+import test from 'ava';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { NODE, kubepki, openssl, scratch, snapshot } from './helpers/cli.js';
+
+const ALG = ['--encryption-algorithm', 'ECDSA-P256'];
+const init = (dir: string, env: Record<string, string> = {}) => kubepki(['init', '--cert-dir', dir, ...NODE, ...ALG], { env });
+
+/** A PKI with its CAs and some leaves, missing others: a re-run has files to add. */
+async function partialPki(t: import('ava').ExecutionContext): Promise<string> {
+  const dir = path.join(scratch(t), 'pki');
+  t.is((await init(dir)).exitCode, 0);
+  for (const f of ['apiserver.crt', 'apiserver.key', 'etcd/server.crt', 'etcd/server.key', 'etcd/peer.crt', 'etcd/peer.key', 'front-proxy-client.crt', 'front-proxy-client.key']) {
+    rmSync(path.join(dir, f));
+  }
+  rmSync(path.join(dir, 'etcd/healthcheck-client.crt'));
+  rmSync(path.join(dir, 'etcd/healthcheck-client.key'));
+  return dir;
+}
+
+const noStaging = (parent: string) => readdirSync(parent).filter((n) => n.startsWith('.kubepki-txn-'));
+
+for (const n of [1, 7, 20]) {
+  test(`a failure after ${n} file(s) staged in a new cert dir leaves no cert dir and no staging folder`, async (t) => {
+    const parent = scratch(t);
+    const dir = path.join(parent, 'pki');
+    const run = await init(dir, { KUBEPKI_FAULT: `stage:${n}` });
+    t.not(run.exitCode, 0);
+    t.regex(run.stderr, /^kubepki: error: injected failure after \d+ file\(s\) staged/);
+    t.false(existsSync(dir));
+    t.deepEqual(noStaging(parent), []);
+  });
+}
+
+for (const fault of ['stage:1', 'stage:5', 'commit:1', 'commit:4', 'commit:7']) {
+  test(`a failure (${fault}) while adding files to an existing cert dir leaves it byte-for-byte unchanged`, async (t) => {
+    const dir = await partialPki(t);
+    const before = snapshot(dir);
+    const run = await init(dir, { KUBEPKI_FAULT: fault });
+    t.not(run.exitCode, 0);
+    t.is(run.stderr.trim().split('\n').length, 1, run.stderr);
+    t.deepEqual(snapshot(dir), before);
+    t.deepEqual(noStaging(path.dirname(dir)), []);
+    const again = await init(dir);
+    t.is(again.exitCode, 0, again.stderr);
+  });
+}
+
+test('a run killed while staging leaves an existing cert dir unchanged; the next run cleans up and completes', async (t) => {
+  const dir = await partialPki(t);
+  const before = snapshot(dir);
+  const killed = await init(dir, { KUBEPKI_FAULT: 'kill-stage:3' });
+  t.is(killed.exitCode, -1, 'killed by SIGKILL');
+  t.deepEqual(snapshot(dir), before);
+  const again = await init(dir);
+  t.is(again.exitCode, 0, again.stderr);
+  t.deepEqual(noStaging(path.dirname(dir)), []);
+});
+
+test('a run killed while staging a new cert dir leaves no cert dir', async (t) => {
+  const parent = scratch(t);
+  const dir = path.join(parent, 'pki');
+  const killed = await init(dir, { KUBEPKI_FAULT: 'kill-stage:9' });
+  t.is(killed.exitCode, -1);
+  t.false(existsSync(dir));
+});
+
+for (const n of [1, 3, 8]) {
+  test(`a run killed after committing ${n} file(s) is rolled back by the next run, which then completes`, async (t) => {
+    const dir = await partialPki(t);
+    const before = snapshot(dir);
+    const killed = await init(dir, { KUBEPKI_FAULT: `kill-commit:${n}` });
+    t.is(killed.exitCode, -1);
+    t.notDeepEqual(snapshot(dir), before, 'the kill came mid-commit');
+    // A dry run reads but does not repair.
+    const halfDone = snapshot(dir);
+    await kubepki(['init', '--cert-dir', dir, ...NODE, ...ALG, '--dry-run']);
+    t.deepEqual(snapshot(dir), halfDone);
+    const again = await init(dir);
+    t.is(again.exitCode, 0, again.stderr);
+    t.regex(again.stderr, /rolled back the unfinished writes of an interrupted run \(pid \d+\)/);
+    t.deepEqual(noStaging(path.dirname(dir)), []);
+    for (const leaf of ['apiserver', 'front-proxy-client', 'etcd/server', 'etcd/peer', 'etcd/healthcheck-client']) {
+      const ca = leaf.startsWith('etcd/') ? 'etcd/ca.crt' : leaf.startsWith('front-proxy') ? 'front-proxy-ca.crt' : 'ca.crt';
+      const v = await openssl(['verify', '-CAfile', path.join(dir, ca), path.join(dir, `${leaf}.crt`)]);
+      t.is(v.exitCode, 0, `${leaf}: ${v.stderr}`);
+    }
+    const third = await init(dir);
+    t.regex(third.stdout, /Using the existing "apiserver" certificate and key/);
+  });
+}
