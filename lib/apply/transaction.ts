@@ -154,6 +154,17 @@ function missingDirs(dir: string, rels: readonly string[]): string[] {
   return [...wanted].sort((a, b) => a.length - b.length);
 }
 
+/** Write and fsync the staged copies concurrently (fsyncs dominate otherwise); all settle before any error is raised. */
+async function stageAll(files: readonly (NewFile & { file: string })[]): Promise<void> {
+  let staged = 0;
+  const results = await Promise.allSettled(files.map(async (f) => {
+    await writeNew(f.file, f.data, f.mode);
+    fault('stage', ++staged);
+  }));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
 function asUserError(e: unknown, dir: string): unknown {
   if (e instanceof UserError || !(e as NodeJS.ErrnoException).code) return e;
   return new UserError(`cannot write to ${dir}: ${describeSystemError(e)}; nothing was written`, { cause: e });
@@ -167,13 +178,8 @@ async function stageTree(staging: string, dir: string, files: readonly NewFile[]
   const tree = path.join(staging, 'tree');
   try {
     await mkdir(tree, { mode: 0o755 });
-    let n = 0;
-    for (const f of files) {
-      const file = path.join(tree, f.rel);
-      await mkdir(path.dirname(file), { recursive: true, mode: 0o755 });
-      await writeNew(file, f.data, f.mode);
-      fault('stage', ++n);
-    }
+    for (const d of new Set(files.map((f) => path.dirname(path.join(tree, f.rel))))) await mkdir(d, { recursive: true, mode: 0o755 });
+    await stageAll(files.map((f) => ({ ...f, file: path.join(tree, f.rel) })));
     for (const d of new Set(files.map((f) => path.dirname(path.join(tree, f.rel))))) await syncDir(d);
     try {
       await rename(tree, dir);
@@ -214,13 +220,8 @@ export async function writeAllOrNothing(dir: string, files: readonly NewFile[]):
   const journal: Journal = { pid: process.pid, dir: path.resolve(dir), files: [], createdDirs: [] };
   const linked: string[] = [];
   try {
-    let n = 0;
-    for (const f of files) {
-      const staged = String(n);
-      await writeNew(path.join(staging, staged), f.data, f.mode);
-      journal.files.push({ rel: f.rel, staged });
-      fault('stage', ++n);
-    }
+    journal.files = files.map((f, i) => ({ rel: f.rel, staged: String(i) }));
+    await stageAll(files.map((f, i) => ({ ...f, file: path.join(staging, String(i)) })));
     journal.createdDirs = missingDirs(dir, files.map((f) => f.rel));
     await writeNew(path.join(staging, 'journal.json.tmp'), JSON.stringify(journal), 0o600);
     await rename(path.join(staging, 'journal.json.tmp'), path.join(staging, 'journal.json'));

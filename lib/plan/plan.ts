@@ -195,7 +195,7 @@ export async function makePlan(spec: ClusterSpec, disk: DiskState, now: Date): P
       const sanDiff = sanDifference(sans, have.facts!.sans);
       if (sanDiff) diffs.push(`SANs: ${sanDiff}`);
       if (diffs.length) {
-        fail(`${crt} does not match the cluster description: ${diffs.join('; ')}. Renew it on purpose (kubepki certs renew ${entry.name}) or move ${crt} and ${key} away`);
+        fail(`${crt} does not match the cluster description: ${diffs.join('; ')}. To change it on purpose, move ${crt} and ${key} away and run again to have them re-created`);
         continue;
       }
       item.action = 'keep';
