@@ -14,6 +14,8 @@ function specOptions<T>(y: Argv<T>) {
   return y
     .option('config', { type: 'string', describe: 'Cluster description: kubepki YAML, or a kubeadm config (InitConfiguration/ClusterConfiguration, v1beta3 or v1beta4)', requiresArg: true })
     .option('cert-dir', { type: 'string', describe: 'Where certificates and keys live [default: /etc/kubernetes/pki]', requiresArg: true })
+    .option('kubeconfig-dir', { type: 'string', describe: 'Where kubeconfig files live [default: /etc/kubernetes]', requiresArg: true })
+    .option('flags-dir', { type: 'string', describe: 'Where component flag files live [default: /etc/kubernetes/flags]', requiresArg: true })
     .option('node-name', { type: 'string', describe: "This node's name [default: the hostname]", requiresArg: true })
     .option('apiserver-advertise-address', { alias: 'advertise-address', type: 'string', describe: 'The address the API server and etcd advertise [default: first non-loopback address]', requiresArg: true })
     .option('apiserver-bind-port', { type: 'string', describe: 'The API server port [default: 6443]', requiresArg: true })
@@ -58,6 +60,41 @@ await yargs(hideBin(process.argv))
       .example('$0 init --config kubeadm.yaml --cert-dir ./pki --dry-run -o yaml', 'Show the plan for a kubeadm config'),
     (argv) => run(async () => (await import('./commands/init.js')).runInit(argv as never)),
   )
+  .command(
+    'flags <component>',
+    'Print the flags of a component (kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, etcd, etcdctl), as init writes them',
+    (y) => specOptions(y)
+      .positional('component', { type: 'string', describe: 'kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, etcd or etcdctl', demandOption: true })
+      .option('format', { alias: 'f', choices: ['args', 'env', 'json'] as const, default: 'args' as const, describe: 'One --flag=value per line, a systemd EnvironmentFile, or JSON' })
+      .example('$0 flags kube-apiserver --config cluster.yaml', 'The API server flags, one per line'),
+    (argv) => run(async () => (await import('./commands/flags.js')).runFlags(argv as never)),
+  )
+  .command(
+    'render <what>',
+    'Write systemd units for every component, each reading the flag file init wrote (what: systemd)',
+    (y) => specOptions(y)
+      .positional('what', { type: 'string', describe: 'systemd', demandOption: true })
+      .option('templates', { type: 'string', describe: 'A folder of unit templates (<component>.service) replacing the shipped ones', requiresArg: true })
+      .option('out', { type: 'string', default: '/etc/systemd/system', describe: 'Where to write the units', requiresArg: true })
+      .option('bin-dir', { type: 'string', default: '/usr/local/bin', describe: 'Where the component binaries are', requiresArg: true })
+      .option('dry-run', { type: 'boolean', describe: 'Print the units and write nothing' }),
+    (argv) => run(async () => (await import('./commands/render.js')).runRender(argv as never)),
+  )
+  .command(
+    'kubeconfig <command>',
+    'Kubeconfig files beyond those init writes',
+    (y) => y.command(
+      'user',
+      'Write a kubeconfig for a user or a tool, with a client certificate signed by the cluster CA',
+      (yy) => specOptions(yy)
+        .option('name', { type: 'string', demandOption: true, describe: 'The user name (certificate CN)', requiresArg: true })
+        .option('org', { type: 'string', array: true, describe: 'A group (certificate O); repeat or comma-separate for several', requiresArg: true })
+        .option('validity-period', { type: 'string', describe: 'How long the certificate is valid [default: the certificate validity]', requiresArg: true })
+        .option('out', { type: 'string', describe: 'The file to write [default: <kubeconfig-dir>/<name>.conf]; "-" prints it', requiresArg: true })
+        .example('$0 kubeconfig user --name alice --org developers', 'alice.conf in the kubeconfig dir'),
+      (argv) => run(async () => (await import('./commands/kubeconfig-user.js')).runKubeconfigUser(argv as never)),
+    ).demandCommand(1, 'Name a kubeconfig command (user).'),
+  )
   .demandCommand(1, 'Name a command.')
   .recommendCommands()
   .strict()
@@ -65,10 +102,10 @@ await yargs(hideBin(process.argv))
   .alias('help', 'h')
   .version()
   .wrap(Math.min(120, process.stdout.columns ?? 100))
-  .fail((message, error, y) => {
-    if (error) throw error;
-    process.stderr.write(`kubepki: error: ${message}\nRun "kubepki --help" for usage.\n`);
-    void y;
+  .parserConfiguration({ 'duplicate-arguments-array': false })
+  .fail((message, error) => {
+    // Command handlers report their own errors (run); what reaches here is the command line's.
+    process.stderr.write(`kubepki: error: ${message ?? error?.message ?? 'invalid command line'}\nRun "kubepki --help" for usage.\n`);
     process.exit(ExitCode.usage);
   })
   .parseAsync();

@@ -60,7 +60,10 @@ test('a leaf whose subject no longer matches (node renamed) is an error naming e
   const before = snapshot(dir);
   const run = await kubepki(['init', '--cert-dir', dir, '--node-name', 'cp-2', '--apiserver-advertise-address', '192.168.10.11', ...ALG]);
   t.is(run.exitCode, 1);
-  t.regex(run.stderr, /3 problems/);
+  t.regex(run.stderr, /7 problems/);
+  t.regex(run.stderr, /kubelet-server\.crt does not match the cluster description: subject is O=system:nodes, CN=system:node:cp-1, the description wants O=system:nodes, CN=system:node:cp-2/);
+  t.regex(run.stderr, /kubelet\.conf in .*: its client certificate is for O=system:nodes, CN=system:node:cp-1, the description wants O=system:nodes, CN=system:node:cp-2/);
+  t.regex(run.stderr, /etcd\.flags in .* differs from what the description gives/);
   t.regex(run.stderr, /etcd\/server\.crt does not match the cluster description: subject is CN=cp-1, the description wants CN=cp-2/);
   t.regex(run.stderr, /etcd\/peer\.crt/);
   t.regex(run.stderr, /apiserver\.crt.*lacks DNS:cp-2/);
@@ -82,12 +85,18 @@ test('a leaf signed by another CA is refused', async (t) => {
 test('external CA mode: ca.crt without ca.key verifies the existing leaves and creates none', async (t) => {
   const dir = await pki(t);
   rmSync(path.join(dir, 'ca.key'));
+  // As when an operator provides the certificates of an external CA before the first init.
+  rmSync(path.join(dir, '..', 'flags'), { recursive: true });
   const before = snapshot(dir);
   const run = await init(dir);
   t.is(run.exitCode, 0, run.stderr);
   t.regex(run.stdout, /External CA mode: using the existing "ca" certificate/);
   t.regex(run.stdout, /Using the existing "apiserver" certificate and key/);
   t.deepEqual(snapshot(dir), before);
+  // Without the CA key the controller-manager must not sign (kubeadm: empty signing flags).
+  const kcm = readFileSync(path.join(dir, '..', 'flags', 'kube-controller-manager.flags'), 'utf8');
+  t.regex(kcm, /^--cluster-signing-cert-file=$/m);
+  t.regex(kcm, /^--cluster-signing-key-file=$/m);
 
   const dry = await init(dir, '--dry-run', '-o', 'json');
   const plan = JSON.parse(dry.stdout) as { items: { name: string; action: string }[] };
@@ -102,7 +111,10 @@ test('external CA mode: a missing leaf of the external CA is a clear error', asy
   const before = snapshot(dir);
   const run = await init(dir);
   t.is(run.exitCode, 1);
-  t.regex(run.stderr, /^kubepki: error: apiserver\.crt is missing, and ca is managed outside kubepki \(ca\.crt without its key\): have that CA issue apiserver\.crt and apiserver\.key/);
+  t.regex(run.stderr, /^kubepki: error: .*problems/);
+  t.regex(run.stderr, /^ {2}- apiserver\.crt is missing, and ca is managed outside kubepki \(ca\.crt without its key\): have that CA issue apiserver\.crt and apiserver\.key/m);
+  // The controller-manager's signing flags change without the CA key; the old flag files are not overwritten.
+  t.regex(run.stderr, /^ {2}- kube-controller-manager\.flags in .* differs from what the description gives/m);
   t.deepEqual(snapshot(dir), before);
 });
 
@@ -146,9 +158,9 @@ test('--dry-run lists what would be created, reused and kept, and writes nothing
   t.regex(text.stdout, /^create\s+apiserver\s+apiserver\.crt apiserver\.key\s+ca\s+CN=kube-apiserver$/m);
   t.regex(text.stdout, /^reuse\s+ca\s+ca\.crt ca\.key\s+\(self\)\s+CN=kubernetes$/m);
   t.regex(text.stdout, /^keep\s+front-proxy-client\s/m);
-  t.regex(text.stdout, /1 to create, 4 to reuse, 6 to keep, 0 external\. Dry run: nothing was written\./);
+  t.regex(text.stdout, /1 to create, 4 to reuse, 18 to keep, 0 external\. Dry run: nothing was written\./);
   const yaml = await init(dir, '--dry-run', '-o', 'yaml');
-  t.regex(yaml.stdout, /^summary:\n {2}create: 1\n {2}reuse: 4\n {2}keep: 6\n/m);
+  t.regex(yaml.stdout, /^summary:\n {2}create: 1\n {2}reuse: 4\n {2}keep: 18\n/m);
   const json = JSON.parse((await init(dir, '--dry-run', '-o', 'json')).stdout) as { items: { name: string; action: string; consumers: string[] }[] };
   t.deepEqual(json.items.find((i) => i.name === 'apiserver')?.consumers, ['kube-apiserver --tls-cert-file', 'kube-apiserver --tls-private-key-file']);
   t.deepEqual(snapshot(dir), before);

@@ -1,51 +1,69 @@
 /**
- * All-or-nothing writes of a set of new files into a directory.
+ * All-or-nothing writes of new files into one or more directories (the cert
+ * dir, the kubeconfig dir, the flags dir).
  *
- * Files are first written and fsync'ed in a private staging folder beside the
- * target (same file system), then hard-linked into place one by one. link(2)
- * never replaces an existing file, so a file that appeared meanwhile is never
- * overwritten. A journal in the staging folder lists what the commit will link
- * and which directories it creates; any failure unlinks what was linked. A run
- * killed mid-commit leaves its journal behind, and the next kubepki run that
- * writes there rolls it back (only files that are still the very inodes it
- * staged), so the target ends as it was before the killed run.
+ * For each directory, files are first written and fsync'ed in a private staging
+ * folder beside it (same file system). Then:
+ * - a directory that does not exist yet is built whole in its staging folder and
+ *   renamed into place: one atomic step;
+ * - files added to an existing directory are hard-linked in one by one; link(2)
+ *   never replaces a file, so nothing that appeared meanwhile is overwritten.
+ * Each staging folder holds a journal of what its commit does; the first one's
+ * `committed` mark is the commit point of the whole transaction. Any failure
+ * undoes what was done. A run killed mid-commit leaves its journals behind, and
+ * the next kubepki run that writes there rolls them back (only files that are
+ * still the very inodes it staged), so the directories end as they were.
  *
  * For tests, KUBEPKI_FAULT=<stage|commit|kill-stage|kill-commit>:<n> makes the
- * run fail (or SIGKILL itself) after n files were staged or linked.
+ * run fail (or SIGKILL itself) after n files were staged or committed.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { link, mkdir, open, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { describeSystemError, UserError } from '../errors.js';
 
 export interface NewFile {
-  /** Path relative to the target directory. */
+  /** Path relative to the group's directory. */
   rel: string;
   data: string | Buffer;
   mode: number;
 }
 
+export interface FileGroup {
+  dir: string;
+  files: readonly NewFile[];
+}
+
 interface Journal {
   pid: number;
   dir: string;
+  /** The staging folder whose `committed` mark decides for the whole transaction. */
+  primary: string;
+  mode: 'tree' | 'link';
+  /** tree mode: the inode of the staged tree, to recognise it once renamed into place. */
+  treeIno?: number;
   files: { rel: string; staged: string }[];
   createdDirs: string[];
 }
 
 const PREFIX = '.kubepki-txn-';
 const stagingPrefix = (dir: string) => `${PREFIX}${path.basename(dir)}-`;
+const JOURNAL = 'journal.json';
+const COMMITTED = 'committed';
 
-function fault(phase: 'stage' | 'commit', done: number): void {
+let faultCount = { stage: 0, commit: 0 };
+function fault(phase: 'stage' | 'commit'): void {
   const spec = process.env.KUBEPKI_FAULT;
   if (!spec) return;
+  const done = ++faultCount[phase];
   const [what, n] = spec.split(':');
   if (Number(n) !== done) return;
   if (what === phase) throw new UserError(`injected failure after ${done} file(s) ${phase === 'stage' ? 'staged' : 'committed'} (KUBEPKI_FAULT)`);
   if (what === `kill-${phase}`) process.kill(process.pid, 'SIGKILL');
 }
 
-/** Where staging folders go: beside the target, unless the target is its own file system. */
+/** Where a directory's staging folder goes: beside it, unless it is its own file system. */
 function stagingParent(dir: string): string {
   const parent = path.dirname(dir);
   try {
@@ -94,75 +112,88 @@ async function sameInode(a: string, b: string): Promise<boolean> {
   }
 }
 
-async function rollback(staging: string, journal: Journal, linked: readonly string[]): Promise<void> {
-  for (const rel of linked) {
-    const entry = journal.files.find((f) => f.rel === rel)!;
-    const target = path.join(journal.dir, rel);
-    if (await sameInode(target, path.join(staging, entry.staged))) await unlink(target).catch(() => undefined);
+async function inodeOf(p: string): Promise<number | undefined> {
+  try {
+    return (await stat(p)).ino;
+  } catch {
+    return undefined;
   }
-  for (const d of [...journal.createdDirs].reverse()) await rmdir(d).catch(() => undefined);
+}
+
+/** Write and fsync staged copies concurrently (fsyncs dominate otherwise); all settle before an error is raised. */
+async function stageAll(files: readonly (NewFile & { file: string })[]): Promise<void> {
+  const results = await Promise.allSettled(files.map(async (f) => {
+    await writeNew(f.file, f.data, f.mode);
+    fault('stage');
+  }));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+/** Undo one staging folder's part: unlink what it linked, or take back its renamed tree; then delete it. */
+async function undo(staging: string, journal: Journal, linked: readonly string[]): Promise<void> {
+  if (journal.mode === 'tree') {
+    if (journal.treeIno !== undefined && (await inodeOf(journal.dir)) === journal.treeIno) {
+      await rename(journal.dir, path.join(staging, 'tree')).catch(() => rm(journal.dir, { recursive: true, force: true }));
+    }
+  } else {
+    for (const rel of linked) {
+      const entry = journal.files.find((f) => f.rel === rel)!;
+      const target = path.join(journal.dir, rel);
+      if (await sameInode(target, path.join(staging, entry.staged))) await unlink(target).catch(() => undefined);
+    }
+    for (const d of [...journal.createdDirs].reverse()) await rmdir(d).catch(() => undefined);
+  }
   await rm(staging, { recursive: true, force: true });
 }
 
 /**
- * Roll back what a killed run left half-done in `dir`. Returns one message per
- * run recovered. Throws when another kubepki run is writing there right now.
+ * Roll back what a killed run left half-done in these directories. Returns one
+ * message per directory repaired. Throws when another kubepki run is writing
+ * there right now.
  */
-export async function recoverInterrupted(dir: string): Promise<string[]> {
+export async function recoverInterrupted(dirs: readonly string[]): Promise<string[]> {
   const messages: string[] = [];
-  for (const parent of new Set([path.dirname(dir), dir])) {
-    let names: string[];
-    try {
-      names = readdirSync(parent).filter((n) => n.startsWith(stagingPrefix(dir)));
-    } catch {
-      continue;
-    }
-    for (const name of names) {
-      const staging = path.join(parent, name);
-      const journalFile = path.join(staging, 'journal.json');
-      const pid = Number(/-(\d+)-[0-9a-f]+$/.exec(name)?.[1]);
-      if (pid && pid !== process.pid && isAlive(pid)) {
-        throw new UserError(`another kubepki run (pid ${pid}) is writing to ${dir}; wait for it to finish`);
-      }
-      if (existsSync(path.join(staging, 'committed'))) {
-        rmSync(staging, { recursive: true, force: true });
+  for (const dir of new Set(dirs.map((d) => path.resolve(d)))) {
+    for (const parent of new Set([path.dirname(dir), dir])) {
+      let names: string[];
+      try {
+        names = readdirSync(parent).filter((n) => n.startsWith(stagingPrefix(dir)));
+      } catch {
         continue;
       }
-      if (existsSync(journalFile)) {
-        const journal = JSON.parse(readFileSync(journalFile, 'utf8')) as Journal;
-        if (path.resolve(journal.dir) !== path.resolve(dir)) continue;
-        await rollback(staging, journal, journal.files.map((f) => f.rel));
+      for (const name of names) {
+        const staging = path.join(parent, name);
+        const pid = Number(/-(\d+)-[0-9a-f]+$/.exec(name)?.[1]);
+        if (pid && pid !== process.pid && isAlive(pid)) {
+          throw new UserError(`another kubepki run (pid ${pid}) is writing to ${dir}; wait for it to finish`);
+        }
+        let journal: Journal | undefined;
+        try {
+          journal = JSON.parse(readFileSync(path.join(staging, JOURNAL), 'utf8')) as Journal;
+        } catch {
+          journal = undefined; // killed before its commit began: nothing of it is in place
+        }
+        if (!journal || path.resolve(journal.dir) !== dir || existsSync(path.join(journal.primary, COMMITTED))) {
+          await rm(staging, { recursive: true, force: true });
+          continue;
+        }
+        await undo(staging, journal, journal.files.map((f) => f.rel));
         messages.push(`rolled back the unfinished writes of an interrupted run (pid ${journal.pid}) in ${dir}`);
-      } else {
-        rmSync(staging, { recursive: true, force: true });
       }
     }
   }
+  // A primary whose transaction was rolled back elsewhere may be left: it holds nothing in place.
   return messages;
 }
 
-/** Directories that must be created for `rels` under `dir`, parents first. */
+/** Directories that must be created for `rels` under an existing `dir`, parents first. */
 function missingDirs(dir: string, rels: readonly string[]): string[] {
   const wanted = new Set<string>();
   for (const rel of rels) {
-    for (let d = path.dirname(path.join(dir, rel)); ; d = path.dirname(d)) {
-      if (existsSync(d)) break;
-      wanted.add(d);
-      if (d === path.dirname(d)) break;
-    }
+    for (let d = path.dirname(path.join(dir, rel)); d !== dir && !existsSync(d); d = path.dirname(d)) wanted.add(d);
   }
   return [...wanted].sort((a, b) => a.length - b.length);
-}
-
-/** Write and fsync the staged copies concurrently (fsyncs dominate otherwise); all settle before any error is raised. */
-async function stageAll(files: readonly (NewFile & { file: string })[]): Promise<void> {
-  let staged = 0;
-  const results = await Promise.allSettled(files.map(async (f) => {
-    await writeNew(f.file, f.data, f.mode);
-    fault('stage', ++staged);
-  }));
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
 }
 
 function asUserError(e: unknown, dir: string): unknown {
@@ -170,82 +201,97 @@ function asUserError(e: unknown, dir: string): unknown {
   return new UserError(`cannot write to ${dir}: ${describeSystemError(e)}; nothing was written`, { cause: e });
 }
 
-/**
- * A directory that does not exist yet is built whole in the staging folder and
- * renamed into place: one atomic step, so even a kill leaves no trace in it.
- */
-async function stageTree(staging: string, dir: string, files: readonly NewFile[]): Promise<void> {
-  const tree = path.join(staging, 'tree');
-  try {
-    await mkdir(tree, { mode: 0o755 });
-    for (const d of new Set(files.map((f) => path.dirname(path.join(tree, f.rel))))) await mkdir(d, { recursive: true, mode: 0o755 });
-    await stageAll(files.map((f) => ({ ...f, file: path.join(tree, f.rel) })));
-    for (const d of new Set(files.map((f) => path.dirname(path.join(tree, f.rel))))) await syncDir(d);
-    try {
-      await rename(tree, dir);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST' || code === 'ENOTEMPTY') {
-        throw new UserError(`${dir} appeared while kubepki was running (another run?); nothing was written: run kubepki again`);
-      }
-      throw e;
-    }
-    await syncDir(path.dirname(dir));
-  } catch (e) {
-    await rm(staging, { recursive: true, force: true });
-    throw asUserError(e, dir);
-  }
-  await rm(staging, { recursive: true, force: true });
+interface Prepared {
+  group: FileGroup;
+  dir: string;
+  staging: string;
+  journal: Journal;
+  linked: string[];
 }
 
-/** Write all `files` under `dir`, or none of them. */
-export async function writeAllOrNothing(dir: string, files: readonly NewFile[]): Promise<void> {
-  if (files.length === 0) return;
-  const parent = stagingParent(dir);
-  try {
-    await mkdir(parent, { recursive: true, mode: 0o755 });
-  } catch (e) {
-    throw new UserError(`cannot create ${parent}: ${describeSystemError(e)}`);
-  }
-  const staging = path.join(parent, `${stagingPrefix(dir)}${process.pid}-${randomBytes(4).toString('hex')}`);
-  try {
-    await mkdir(staging, { mode: 0o700 });
-  } catch (e) {
-    throw new UserError(`cannot write in ${parent}: ${describeSystemError(e)}; run kubepki as a user that may write there, or choose another --cert-dir`);
-  }
-  if (!existsSync(dir)) {
-    await stageTree(staging, dir, files);
-    return;
-  }
-  const journal: Journal = { pid: process.pid, dir: path.resolve(dir), files: [], createdDirs: [] };
-  const linked: string[] = [];
-  try {
-    journal.files = files.map((f, i) => ({ rel: f.rel, staged: String(i) }));
-    await stageAll(files.map((f, i) => ({ ...f, file: path.join(staging, String(i)) })));
-    journal.createdDirs = missingDirs(dir, files.map((f) => f.rel));
-    await writeNew(path.join(staging, 'journal.json.tmp'), JSON.stringify(journal), 0o600);
-    await rename(path.join(staging, 'journal.json.tmp'), path.join(staging, 'journal.json'));
-    await syncDir(staging);
+/** Write all files of all groups, or none of them. */
+export async function writeAllOrNothing(groups: readonly FileGroup[]): Promise<void> {
+  faultCount = { stage: 0, commit: 0 };
+  const active = groups.filter((g) => g.files.length).map((g) => ({ ...g, dir: path.resolve(g.dir) }));
+  if (!active.length) return;
 
-    for (const d of journal.createdDirs) await mkdir(d, { mode: 0o755 });
-    for (const f of journal.files) {
-      const target = path.join(dir, f.rel);
+  // Parent folders first (recorded, so that a failure removes those it created).
+  const createdParents: string[] = [];
+  const prepared: Prepared[] = [];
+  const undoAll = async () => {
+    for (const p of [...prepared].reverse()) await undo(p.staging, p.journal, p.linked);
+    for (const d of createdParents.sort((a, b) => b.length - a.length)) await rmdir(d).catch(() => undefined);
+  };
+  try {
+    for (const g of active) {
+      const parent = path.dirname(g.dir);
+      let first: string | undefined;
       try {
-        await link(path.join(staging, f.staged), target);
+        first = await mkdir(parent, { recursive: true, mode: 0o755 });
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
-          throw new UserError(`${target} appeared while kubepki was running (another run?); nothing was written: run kubepki again`);
-        }
-        throw e;
+        throw new UserError(`cannot create ${parent}: ${describeSystemError(e)}`);
       }
-      linked.push(f.rel);
-      fault('commit', linked.length);
+      for (let d = parent; first !== undefined && d.length >= first.length; d = path.dirname(d)) createdParents.push(d);
     }
-    for (const d of new Set(journal.files.map((f) => path.dirname(path.join(dir, f.rel))))) await syncDir(d);
-    await writeNew(path.join(staging, 'committed'), '', 0o600);
+    for (const g of active) {
+      const parent = stagingParent(g.dir);
+      const staging = path.join(parent, `${stagingPrefix(g.dir)}${process.pid}-${randomBytes(4).toString('hex')}`);
+      try {
+        await mkdir(staging, { mode: 0o700 });
+      } catch (e) {
+        throw new UserError(`cannot write in ${parent}: ${describeSystemError(e)}; run kubepki as a user that may write there, or choose another directory`);
+      }
+      const mode = existsSync(g.dir) ? 'link' : 'tree';
+      const journal: Journal = {
+        pid: process.pid, dir: g.dir, primary: prepared[0]?.staging ?? staging, mode,
+        files: g.files.map((f, i) => ({ rel: f.rel, staged: mode === 'tree' ? path.join('tree', f.rel) : String(i) })),
+        createdDirs: mode === 'link' ? missingDirs(g.dir, g.files.map((f) => f.rel)) : [],
+      };
+      prepared.push({ group: g, dir: g.dir, staging, journal, linked: [] });
+    }
+    // Stage everything.
+    for (const p of prepared) {
+      if (p.journal.mode === 'tree') {
+        const tree = path.join(p.staging, 'tree');
+        await mkdir(tree, { mode: 0o755 });
+        for (const d of new Set(p.group.files.map((f) => path.dirname(path.join(tree, f.rel))))) await mkdir(d, { recursive: true, mode: 0o755 });
+        p.journal.treeIno = await inodeOf(tree);
+      }
+      await stageAll(p.group.files.map((f, i) => ({ ...f, file: path.join(p.staging, p.journal.files[i]!.staged) })));
+      if (p.journal.mode === 'tree') for (const d of new Set(p.group.files.map((f) => path.dirname(path.join(p.staging, 'tree', f.rel))))) await syncDir(d);
+      await writeNew(path.join(p.staging, `${JOURNAL}.tmp`), JSON.stringify(p.journal), 0o600);
+      await rename(path.join(p.staging, `${JOURNAL}.tmp`), path.join(p.staging, JOURNAL));
+      await syncDir(p.staging);
+    }
+    // Commit, shallow directories first.
+    for (const p of [...prepared].sort((a, b) => a.dir.length - b.dir.length)) {
+      try {
+        if (p.journal.mode === 'tree') {
+          await rename(path.join(p.staging, 'tree'), p.dir);
+          fault('commit');
+        } else {
+          for (const d of p.journal.createdDirs) await mkdir(d, { mode: 0o755 });
+          for (const f of p.journal.files) {
+            await link(path.join(p.staging, f.staged), path.join(p.dir, f.rel));
+            p.linked.push(f.rel);
+            fault('commit');
+          }
+          for (const d of new Set(p.journal.files.map((f) => path.dirname(path.join(p.dir, f.rel))))) await syncDir(d);
+        }
+        await syncDir(path.dirname(p.dir));
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'EEXIST' || code === 'ENOTEMPTY') {
+          throw new UserError(`files appeared in ${p.dir} while kubepki was running (another run?); nothing was written: run kubepki again`);
+        }
+        throw asUserError(e, p.dir);
+      }
+    }
+    await writeNew(path.join(prepared[0]!.staging, COMMITTED), '', 0o600);
   } catch (e) {
-    await rollback(staging, journal, linked);
-    throw asUserError(e, dir);
+    await undoAll();
+    throw asUserError(e, active[0]!.dir);
   }
-  await rm(staging, { recursive: true, force: true });
+  // Committed: the staging folders only hold links to files now in place. The primary goes last.
+  for (const p of [...prepared].reverse()) await rm(p.staging, { recursive: true, force: true });
 }

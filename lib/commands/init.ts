@@ -8,7 +8,7 @@ import { loadSpec, type OverrideFlag } from '../config/load.js';
 import { describeSystemError, UserError } from '../errors.js';
 import { KeyPool } from '../pki/keys.js';
 import { exists } from '../plan/inspect.js';
-import { keysToCreate, pathsOf } from '../plan/paths.js';
+import { ROOTS, keysToCreate, pathsOf, rootDir, type Root } from '../plan/paths.js';
 import type { OutputFormat } from '../output.js';
 
 export interface InitOptions extends Partial<Record<OverrideFlag, unknown>> {
@@ -17,39 +17,40 @@ export interface InitOptions extends Partial<Record<OverrideFlag, unknown>> {
   output: OutputFormat;
 }
 
-/** The cert dir may be absent (it is created) or a directory (a symbolic link to one is fine). */
+/** Each directory may be absent (it is created) or a directory (a symbolic link to one is fine). */
 function checkDir(dir: string): void {
   try {
-    if (!statSync(dir).isDirectory()) throw new UserError(`the cert dir ${dir} exists and is not a directory; choose another --cert-dir`);
+    if (!statSync(dir).isDirectory()) throw new UserError(`${dir} exists and is not a directory; choose another directory`);
   } catch (e) {
     if (e instanceof UserError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return;
-    if (code === 'ENOTDIR') throw new UserError(`the cert dir ${dir} lies inside a file, not a directory; choose another --cert-dir`);
-    throw new UserError(`cannot use the cert dir ${dir}: ${describeSystemError(e)}`);
+    if (code === 'ENOTDIR') throw new UserError(`${dir} lies inside a file, not a directory; choose another directory`);
+    throw new UserError(`cannot use ${dir}: ${describeSystemError(e)}`);
   }
 }
 
 export async function runInit(options: InitOptions): Promise<number> {
   const now = new Date();
   const spec = loadSpec(options.config, options);
-  const certDir = path.resolve(spec.certificatesDir);
-  checkDir(certDir);
+  const certDir = rootDir(spec, 'certs');
+  for (const root of ROOTS) checkDir(rootDir(spec, root));
 
   const pool = new KeyPool();
   if (!options.dryRun) {
     // Start key generation on the thread pool now; the certificate code loads meanwhile.
-    pool.prefetch(spec.encryptionAlgorithm, keysToCreate(spec, (rel) => exists(certDir, rel)));
+    pool.prefetch(spec.encryptionAlgorithm, keysToCreate(spec, (rel) => exists(certDir, rel), (file) => exists(rootDir(spec, 'kubeconfigs'), file)));
   }
-  const [{ inspectDir }, { makePlan, planData }, { applyPlan }, { recoverInterrupted }] = await Promise.all([
+  const [{ inspectDirs }, { makePlan, planData }, { applyPlan }, { recoverInterrupted }] = await Promise.all([
     import('../plan/inspect.js'),
     import('../plan/plan.js'),
     import('../apply/apply.js'),
     import('../apply/transaction.js'),
   ]);
-  if (!options.dryRun) for (const message of await recoverInterrupted(certDir)) process.stderr.write(`[certs] ${message}\n`);
+  const dirs = Object.fromEntries(ROOTS.map((r) => [r, rootDir(spec, r)])) as Record<Root, string>;
+  if (!options.dryRun) for (const message of await recoverInterrupted(Object.values(dirs))) process.stderr.write(`[kubepki] ${message}\n`);
 
-  const plan = await makePlan(spec, inspectDir(certDir, pathsOf(spec)), now);
+  const plan = await makePlan(spec, inspectDirs(dirs, pathsOf(spec)), now);
   const data = planData(plan, spec);
   if (options.dryRun) {
     if (options.output === 'text') {

@@ -7,17 +7,17 @@ import { readFileSync, statSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
 import path from 'node:path';
 import * as v from 'valibot';
-import { LineCounter, parseAllDocuments, isMap, type Document } from 'yaml';
+import { LineCounter, parseAllDocuments, isMap, isScalar, type Document } from 'yaml';
 import { describeSystemError, UserError } from '../errors.js';
 import { parseDuration } from '../durations.js';
 import { canonicalIP, parseCidr } from '../net.js';
 import { DEFAULT_ALGORITHM, type AlgorithmName } from '../pki/algorithms.js';
 import { rules, type RuleName } from './fields.js';
 import {
-  KUBEADM_API_VERSIONS, KUBEADM_IGNORED_KINDS, KUBEPKI_API_VERSION, kubeadm, kubepkiCluster,
+  KUBEADM_API_VERSIONS, KUBEADM_IGNORED_KINDS, KUBEPKI_API_VERSION, UNKNOWN_FIELD, kubeadm, kubepkiCluster,
   type KubeadmCluster, type KubeadmInit, type KubeadmVersion, type KubepkiCluster,
 } from './schema.js';
-import { DEFAULTS, type ClusterSpec } from './spec.js';
+import { DEFAULTS, type ClusterSpec, type EtcdMember } from './spec.js';
 
 /** What a description says, before defaults: every field optional, values validated. */
 export interface ClusterInput {
@@ -32,6 +32,12 @@ export interface ClusterInput {
   etcdExternal?: boolean;
   etcdServerCertSANs?: string[];
   etcdPeerCertSANs?: string[];
+  etcdDataDir?: string;
+  etcdClientPort?: number;
+  etcdPeerPort?: number;
+  etcdMembers?: { name: string; address: string; clientPort?: number; peerPort?: number; dataDir?: string }[];
+  kubeconfigDir?: string;
+  flagsDir?: string;
   certificatesDir?: string;
   encryptionAlgorithm?: string;
   certificateValidity?: string;
@@ -41,6 +47,8 @@ export interface ClusterInput {
 /** Command-line flags that override the description, by their kubeadm names. */
 export const OVERRIDE_FLAGS = {
   'cert-dir': { field: 'certificatesDir', rule: 'path' },
+  'kubeconfig-dir': { field: 'kubeconfigDir', rule: 'path' },
+  'flags-dir': { field: 'flagsDir', rule: 'path' },
   'node-name': { field: 'nodeName', rule: 'nodeName' },
   'apiserver-advertise-address': { field: 'advertiseAddress', rule: 'advertiseAddress' },
   'apiserver-bind-port': { field: 'bindPort', rule: 'port' },
@@ -80,6 +88,13 @@ interface Located {
 }
 
 function lineOf(where: Located, path: readonly (string | number)[]): number | undefined {
+  // The line of the key itself when the last step is a mapping key (its value may start on the next line).
+  const parent = where.doc.getIn(path.slice(0, -1), true);
+  if (path.length && isMap(parent)) {
+    const pair = parent.items.find((p) => (isScalar(p.key) ? p.key.value : p.key) === path[path.length - 1]);
+    const range = (pair?.key as { range?: [number, number, number] } | undefined)?.range;
+    if (range) return where.lines.linePos(range[0]).line;
+  }
   for (let n = path.length; n >= 0; n--) {
     const node = where.doc.getIn(path.slice(0, n), true) as { range?: [number, number, number] } | undefined;
     if (node && typeof node === 'object' && node.range) return where.lines.linePos(node.range[0]).line;
@@ -93,7 +108,7 @@ function issuesToMessages(file: string, where: Located, what: string, issues: v.
     const line = lineOf(where, path);
     const field = path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i ? `.${p}` : p)).join('') || '(document)';
     const at = `${file}${line ? `:${line}` : ''}: ${field}`;
-    if (issue.type === 'strict_object' && issue.input !== undefined && path.length) {
+    if (issue.message === UNKNOWN_FIELD && path.length) {
       return `${at}: unknown field (${what} has no "${path[path.length - 1]}")`;
     }
     if (issue.type === 'raw_check') return `${at}: ${quote(issue.input)} ${issue.message}`;
@@ -121,12 +136,18 @@ export function readConfigFile(file: string): ClusterInput {
     index++;
     const error = doc.errors[0];
     if (error) {
-      const pos = error.linePos?.[0];
-      throw new UserError(`${file}${pos ? `:${pos.line}:${pos.col}` : ''}: malformed YAML: ${error.message.split('\n')[0]}`);
+      const pos = error.linePos?.[0] ?? lines.linePos(error.pos[0]);
+      throw new UserError(`${file}:${pos.line}:${pos.col}: malformed YAML: ${error.message.split('\n')[0]}`);
     }
-    if (doc.contents === null) continue;
+    // An empty document (a trailing "---") is allowed.
+    if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) continue;
     const where: Located = { doc, lines };
-    const value: unknown = doc.toJS({ maxAliasCount: 100 });
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: 100 });
+    } catch (e) {
+      throw new UserError(`${file}: ${(e as Error).message.split('\n')[0]} (too many or circular YAML aliases)`);
+    }
     const docName = docs.length > 1 ? `document ${index}` : 'the document';
     if (!isMap(doc.contents) || typeof value !== 'object' || value === null) {
       throw new UserError(`${file}: ${docName} is not a YAML mapping with apiVersion and kind`);
@@ -166,7 +187,12 @@ export function readConfigFile(file: string): ClusterInput {
   const input = found.kubepki ? fromKubepki(found.kubepki) : found.init || found.cluster ? fromKubeadm(found.init, found.cluster) : undefined;
   if (!input) throw new UserError(`${file}: holds no ${KUBEPKI_API_VERSION} Cluster, InitConfiguration or ClusterConfiguration`);
   // A relative path in a file is relative to that file, not to wherever kubepki runs.
-  if (input.certificatesDir !== undefined) input.certificatesDir = path.resolve(path.dirname(file), input.certificatesDir);
+  const resolve = (p: string | undefined) => (p === undefined ? undefined : path.resolve(path.dirname(file), p));
+  input.certificatesDir = resolve(input.certificatesDir);
+  input.kubeconfigDir = resolve(input.kubeconfigDir);
+  input.flagsDir = resolve(input.flagsDir);
+  input.etcdDataDir = resolve(input.etcdDataDir);
+  for (const m of input.etcdMembers ?? []) m.dataDir = resolve(m.dataDir);
   return input;
 }
 
@@ -183,6 +209,12 @@ function fromKubepki(c: KubepkiCluster): ClusterInput {
     etcdExternal: c.etcd?.external,
     etcdServerCertSANs: c.etcd?.serverCertSANs,
     etcdPeerCertSANs: c.etcd?.peerCertSANs,
+    etcdDataDir: c.etcd?.dataDir,
+    etcdClientPort: c.etcd?.clientPort,
+    etcdPeerPort: c.etcd?.peerPort,
+    etcdMembers: c.etcd?.members,
+    kubeconfigDir: c.kubeconfigDir,
+    flagsDir: c.flagsDir,
     certificatesDir: c.certificates?.dir,
     encryptionAlgorithm: c.certificates?.encryptionAlgorithm,
     certificateValidity: c.certificates?.validity,
@@ -204,6 +236,7 @@ function fromKubeadm(init: KubeadmInit | undefined, cluster: KubeadmCluster | un
     etcdExternal: c?.etcd?.external !== undefined ? true : undefined,
     etcdServerCertSANs: c?.etcd?.local?.serverCertSANs,
     etcdPeerCertSANs: c?.etcd?.local?.peerCertSANs,
+    etcdDataDir: typeof c?.etcd?.local?.dataDir === 'string' ? c.etcd.local.dataDir : undefined,
     certificatesDir: c?.certificatesDir,
     encryptionAlgorithm: c?.encryptionAlgorithm,
     certificateValidity: c?.certificateValidityPeriod,
@@ -246,6 +279,24 @@ function detectAdvertiseAddress(): string | undefined {
   return pick?.address;
 }
 
+/** Members must have distinct names and endpoints, and this node must be one of them. */
+function checkMembers(members: readonly EtcdMember[], nodeName: string, advertiseAddress: string): void {
+  const seen = new Map<string, string>();
+  for (const m of members) {
+    for (const [key, what] of [[`name ${m.name}`, 'name'], [`${m.address}:${m.clientPort}`, 'client endpoint'], [`${m.address}:${m.peerPort}`, 'peer endpoint']] as const) {
+      const other = seen.get(key);
+      if (other !== undefined) throw new UserError(`etcd.members: ${m.name} and ${other} have the same ${what} (${key.replace(/^name /, '')})`);
+      seen.set(key, m.name);
+    }
+    if (m.clientPort === m.peerPort) throw new UserError(`etcd.members: ${m.name} uses port ${m.clientPort} for both clients and peers`);
+  }
+  const self = members.find((m) => m.name === nodeName);
+  if (!self) throw new UserError(`etcd.members does not list this node (${nodeName}); add it, or set the node name with --node-name`);
+  if (self.address !== advertiseAddress) {
+    throw new UserError(`etcd.members gives this node (${nodeName}) the address ${self.address}, but it advertises ${advertiseAddress}; make them the same`);
+  }
+}
+
 export function resolveSpec(input: ClusterInput): ClusterSpec {
   let nodeName = input.nodeName;
   if (nodeName === undefined) {
@@ -258,6 +309,20 @@ export function resolveSpec(input: ClusterInput): ClusterSpec {
   if (advertiseAddress === undefined) {
     throw new UserError('found no network address to advertise; set one with --apiserver-advertise-address or localAPIEndpoint.advertiseAddress');
   }
+  const etcdDefaults = {
+    clientPort: input.etcdClientPort ?? DEFAULTS.etcdClientPort,
+    peerPort: input.etcdPeerPort ?? DEFAULTS.etcdPeerPort,
+    dataDir: input.etcdDataDir ?? DEFAULTS.etcdDataDir,
+  };
+  const members: EtcdMember[] = (input.etcdMembers ?? [{ name: nodeName, address: advertiseAddress }]).map((m) => ({
+    ...etcdDefaults,
+    ...Object.fromEntries(Object.entries(m).filter(([, value]) => value !== undefined)),
+    address: canonicalIP(m.address)!,
+  }) as EtcdMember);
+  checkMembers(members, nodeName, canonicalIP(advertiseAddress)!);
+  const certificatesDir = input.certificatesDir ?? DEFAULTS.certificatesDir;
+  // kubeadm's layout: kubeconfigs in the cert dir's parent (/etc/kubernetes), flag files beside them.
+  const kubeconfigDir = input.kubeconfigDir ?? path.dirname(path.resolve(certificatesDir));
   const serviceSubnets = (input.serviceSubnet ?? DEFAULTS.serviceSubnet).split(',').map((s) => parseCidr(s.trim())!.text);
   return {
     clusterName: input.clusterName ?? DEFAULTS.clusterName,
@@ -272,8 +337,11 @@ export function resolveSpec(input: ClusterInput): ClusterSpec {
       external: input.etcdExternal ?? false,
       serverCertSANs: input.etcdServerCertSANs ?? [],
       peerCertSANs: input.etcdPeerCertSANs ?? [],
+      members,
     },
-    certificatesDir: input.certificatesDir ?? DEFAULTS.certificatesDir,
+    kubeconfigDir,
+    flagsDir: input.flagsDir ?? path.join(kubeconfigDir, 'flags'),
+    certificatesDir,
     encryptionAlgorithm: (input.encryptionAlgorithm ?? DEFAULT_ALGORITHM) as AlgorithmName,
     certificateValidity: input.certificateValidity ? parseDuration(input.certificateValidity)! : DEFAULTS.certificateValidity,
     caCertificateValidity: input.caCertificateValidity ? parseDuration(input.caCertificateValidity)! : DEFAULTS.caCertificateValidity,

@@ -12,6 +12,22 @@
 import * as v from 'valibot';
 import { rules, type RuleName } from './fields.js';
 
+/**
+ * A strict object: like v.strictObject, but every unknown key is reported (not
+ * just the first), with its path, as an issue whose message is UNKNOWN_FIELD.
+ */
+export const UNKNOWN_FIELD = 'unknown field';
+function strict<E extends v.ObjectEntries>(entries: E) {
+  return v.pipe(v.looseObject(entries), v.rawCheck(({ dataset, addIssue }) => {
+    const value = dataset.value as Record<string, unknown>;
+    for (const key of Object.keys(value)) {
+      if (!Object.hasOwn(entries, key)) {
+        addIssue({ message: UNKNOWN_FIELD, path: [{ type: 'object', origin: 'key', input: value, key, value: value[key] }] });
+      }
+    }
+  }));
+}
+
 const checked = (rule: RuleName) =>
   v.pipe(v.string(), v.rawCheck(({ dataset, addIssue }) => {
     if (!dataset.typed) return;
@@ -29,29 +45,41 @@ const anything = v.unknown();
 
 export const KUBEPKI_API_VERSION = 'kubepki.dev/v1alpha1';
 
-export const kubepkiCluster = v.strictObject({
+export const kubepkiCluster = strict({
   apiVersion: v.literal(KUBEPKI_API_VERSION),
   kind: v.literal('Cluster'),
   clusterName: v.optional(checked('clusterName')),
-  node: v.optional(v.strictObject({
+  node: v.optional(strict({
     name: v.optional(checked('nodeName')),
     advertiseAddress: v.optional(checked('advertiseAddress')),
   })),
   controlPlaneEndpoint: v.optional(text('endpoint')),
-  apiServer: v.optional(v.strictObject({
+  apiServer: v.optional(strict({
     bindPort: v.optional(port),
     certSANs: v.optional(list('san')),
   })),
-  networking: v.optional(v.strictObject({
+  networking: v.optional(strict({
     serviceSubnet: v.optional(checked('serviceSubnet')),
     dnsDomain: v.optional(checked('dnsName')),
   })),
-  etcd: v.optional(v.strictObject({
+  etcd: v.optional(strict({
     external: v.optional(v.boolean()),
     serverCertSANs: v.optional(list('san')),
     peerCertSANs: v.optional(list('san')),
+    dataDir: v.optional(checked('path')),
+    clientPort: v.optional(port),
+    peerPort: v.optional(port),
+    members: v.optional(v.array(strict({
+      name: checked('nodeName'),
+      address: checked('advertiseAddress'),
+      clientPort: v.optional(port),
+      peerPort: v.optional(port),
+      dataDir: v.optional(checked('path')),
+    }))),
   })),
-  certificates: v.optional(v.strictObject({
+  kubeconfigDir: v.optional(checked('path')),
+  flagsDir: v.optional(checked('path')),
+  certificates: v.optional(strict({
     dir: v.optional(checked('path')),
     encryptionAlgorithm: v.optional(checked('algorithm')),
     validity: v.optional(text('duration')),
@@ -73,11 +101,12 @@ export const KUBEADM_IGNORED_KINDS: Record<string, readonly string[]> = {
   'kubeproxy.config.k8s.io/v1alpha1': ['KubeProxyConfiguration'],
 };
 
-const controlPlaneComponent = v.strictObject({
+const componentEntries = {
   extraArgs: v.optional(anything),
   extraVolumes: v.optional(anything),
   extraEnvs: v.optional(anything),
-});
+};
+const controlPlaneComponent = strict(componentEntries);
 
 const nodeRegistration = {
   name: v.optional(checked('nodeName')),
@@ -91,7 +120,7 @@ const nodeRegistration = {
 const initEntries = {
   kind: v.literal('InitConfiguration'),
   bootstrapTokens: v.optional(anything),
-  localAPIEndpoint: v.optional(v.strictObject({
+  localAPIEndpoint: v.optional(strict({
     advertiseAddress: v.optional(checked('advertiseAddress')),
     bindPort: v.optional(port),
   })),
@@ -111,7 +140,7 @@ const localEtcd = {
 
 const clusterEntries = {
   kind: v.literal('ClusterConfiguration'),
-  networking: v.optional(v.strictObject({
+  networking: v.optional(strict({
     serviceSubnet: v.optional(checked('serviceSubnet')),
     podSubnet: v.optional(anything),
     dnsDomain: v.optional(checked('dnsName')),
@@ -127,7 +156,7 @@ const clusterEntries = {
   clusterName: v.optional(checked('clusterName')),
 };
 
-const externalEtcd = v.strictObject({
+const externalEtcd = strict({
   endpoints: v.optional(anything),
   caFile: v.optional(anything),
   certFile: v.optional(anything),
@@ -136,38 +165,38 @@ const externalEtcd = v.strictObject({
 
 export const kubeadm = {
   v1beta3: {
-    init: v.strictObject({
+    init: strict({
       apiVersion: v.literal('kubeadm.k8s.io/v1beta3'),
       ...initEntries,
-      nodeRegistration: v.optional(v.strictObject(nodeRegistration)),
+      nodeRegistration: v.optional(strict(nodeRegistration)),
     }),
-    cluster: v.strictObject({
+    cluster: strict({
       apiVersion: v.literal('kubeadm.k8s.io/v1beta3'),
       ...clusterEntries,
-      etcd: v.optional(v.strictObject({ local: v.optional(v.strictObject(localEtcd)), external: v.optional(externalEtcd) })),
-      apiServer: v.optional(v.strictObject({
-        ...controlPlaneComponent.entries,
+      etcd: v.optional(strict({ local: v.optional(strict(localEtcd)), external: v.optional(externalEtcd) })),
+      apiServer: v.optional(strict({
+        ...componentEntries,
         certSANs: v.optional(list('san')),
         timeoutForControlPlane: v.optional(anything),
       })),
     }),
   },
   v1beta4: {
-    init: v.strictObject({
+    init: strict({
       apiVersion: v.literal('kubeadm.k8s.io/v1beta4'),
       ...initEntries,
-      nodeRegistration: v.optional(v.strictObject({ ...nodeRegistration, imagePullSerial: v.optional(anything) })),
+      nodeRegistration: v.optional(strict({ ...nodeRegistration, imagePullSerial: v.optional(anything) })),
       dryRun: v.optional(anything),
       timeouts: v.optional(anything),
     }),
-    cluster: v.strictObject({
+    cluster: strict({
       apiVersion: v.literal('kubeadm.k8s.io/v1beta4'),
       ...clusterEntries,
-      etcd: v.optional(v.strictObject({
-        local: v.optional(v.strictObject({ ...localEtcd, extraEnvs: v.optional(anything) })),
+      etcd: v.optional(strict({
+        local: v.optional(strict({ ...localEtcd, extraEnvs: v.optional(anything) })),
         external: v.optional(externalEtcd),
       })),
-      apiServer: v.optional(v.strictObject({ ...controlPlaneComponent.entries, certSANs: v.optional(list('san')) })),
+      apiServer: v.optional(strict({ ...componentEntries, certSANs: v.optional(list('san')) })),
       proxy: v.optional(anything),
       encryptionAlgorithm: v.optional(checked('algorithm')),
       certificateValidityPeriod: v.optional(text('duration')),

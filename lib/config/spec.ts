@@ -23,13 +23,27 @@ export interface ClusterSpec {
     external: boolean;
     serverCertSANs: string[];
     peerCertSANs: string[];
+    /** The members of the etcd cluster (this node among them); by default this node alone. */
+    members: EtcdMember[];
   };
+  /** Where kubeconfig files live; by default the cert dir's parent (kubeadm: /etc/kubernetes). */
+  kubeconfigDir: string;
+  /** Where component flag files live; by default <kubeconfigDir>/flags. */
+  flagsDir: string;
   certificatesDir: string;
   encryptionAlgorithm: AlgorithmName;
   /** Leaf validity, milliseconds. */
   certificateValidity: number;
   /** CA validity, milliseconds. */
   caCertificateValidity: number;
+}
+
+export interface EtcdMember {
+  name: string;
+  address: string;
+  clientPort: number;
+  peerPort: number;
+  dataDir: string;
 }
 
 export const HOUR = 3_600_000;
@@ -40,6 +54,9 @@ export const DEFAULTS = {
   serviceSubnet: '10.96.0.0/12',
   dnsDomain: 'cluster.local',
   certificatesDir: '/etc/kubernetes/pki',
+  etcdDataDir: '/var/lib/etcd',
+  etcdClientPort: 2379,
+  etcdPeerPort: 2380,
   certificateValidity: 8760 * HOUR,
   caCertificateValidity: 87600 * HOUR,
 } as const;

@@ -41,13 +41,18 @@ export function validityFor(profile: Profile, spec: ClusterSpec): number {
 
 export type Component = 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'kubelet' | 'etcd' | 'etcdctl';
 
-/** A command-line flag of a component that names one of the catalog's files. */
-export interface Consumer {
+/**
+ * Where a component is told about one of the catalog's files: a command-line
+ * flag, or (for the kubelet) a field of its configuration file.
+ */
+export type Consumer = {
   component: Component;
-  flag: string;
-  /** Which file of the entry the flag takes. */
-  file: 'cert' | 'key' | 'pub';
-}
+  /** Which file of the entry it takes. */
+  file: 'cert' | 'key' | 'pub' | 'kubeconfig';
+} & ({ flag: string; setting?: never } | { setting: string; flag?: never });
+
+/** "--tls-cert-file" or "KubeletConfiguration tlsCertFile": how a consumer reads in messages. */
+export const consumerName = (c: Consumer) => (c.flag ? `${c.component} ${c.flag}` : `${c.component} config ${c.setting}`);
 
 export interface Subject {
   cn: string;
@@ -138,6 +143,9 @@ export const CERTIFICATES: readonly CertEntry[] = [
     sans: caSANs('kubernetes'),
     consumers: [
       { component: 'kube-apiserver', flag: '--client-ca-file', file: 'cert' },
+      // The API server verifies the kubelets' serving certificates (kubeadm leaves this open).
+      { component: 'kube-apiserver', flag: '--kubelet-certificate-authority', file: 'cert' },
+      { component: 'kubelet', setting: 'authentication.x509.clientCAFile', file: 'cert' },
       { component: 'kube-controller-manager', flag: '--client-ca-file', file: 'cert' },
       { component: 'kube-controller-manager', flag: '--root-ca-file', file: 'cert' },
       { component: 'kube-controller-manager', flag: '--cluster-signing-cert-file', file: 'cert' },
@@ -168,6 +176,20 @@ export const CERTIFICATES: readonly CertEntry[] = [
     consumers: [
       { component: 'kube-apiserver', flag: '--kubelet-client-certificate', file: 'cert' },
       { component: 'kube-apiserver', flag: '--kubelet-client-key', file: 'key' },
+    ],
+  },
+  {
+    name: 'kubelet-server',
+    base: 'kubelet-server',
+    ca: 'ca',
+    profile: 'server',
+    longName: "certificate for serving the kubelet's API, verified by the API server",
+    // The identity a kubelet-serving CSR would carry (kubernetes.io/kubelet-serving).
+    subject: (spec) => ({ cn: `system:node:${spec.nodeName}`, o: ['system:nodes'] }),
+    sans: (spec) => altNames([spec.nodeName], [spec.advertiseAddress]),
+    consumers: [
+      { component: 'kubelet', setting: 'tlsCertFile', file: 'cert' },
+      { component: 'kubelet', setting: 'tlsPrivateKeyFile', file: 'key' },
     ],
   },
   {
@@ -299,3 +321,70 @@ export function findEntry(name: string): CertEntry | undefined {
   return CERTIFICATES.find((e) => e.name === name);
 }
 
+
+export type ServerAddress = 'endpoint' | 'local';
+
+/**
+ * A kubeconfig file with an embedded client certificate signed by the
+ * Kubernetes CA, as kubeadm writes them (user named after the CN, context
+ * "<user>@<cluster>").
+ */
+export interface KubeconfigEntry {
+  name: string;
+  /** File name under the kubeconfig dir. */
+  file: string;
+  longName: string;
+  subject: (spec: ClusterSpec) => Subject;
+  /**
+   * Which API server address it uses: the control-plane endpoint (or this node's
+   * when there is none), or always this node's own (local components).
+   */
+  server: ServerAddress;
+  consumers: readonly Consumer[];
+}
+
+const kubeconfigFlags = (component: Component): Consumer[] =>
+  ['--kubeconfig', '--authentication-kubeconfig', '--authorization-kubeconfig'].map((flag) => ({ component, flag, file: 'kubeconfig' as const }));
+
+export const KUBECONFIGS: readonly KubeconfigEntry[] = [
+  {
+    name: 'admin.conf',
+    file: 'admin.conf',
+    longName: 'certificate embedded in the kubeconfig file for the admin to use and for kubeadm itself',
+    subject: () => ({ cn: 'kubernetes-admin', o: ['kubeadm:cluster-admins'] }),
+    server: 'endpoint',
+    consumers: [],
+  },
+  {
+    name: 'super-admin.conf',
+    file: 'super-admin.conf',
+    longName: 'certificate embedded in the kubeconfig file for the super-admin',
+    subject: () => ({ cn: 'kubernetes-super-admin', o: ['system:masters'] }),
+    server: 'endpoint',
+    consumers: [],
+  },
+  {
+    name: 'kubelet.conf',
+    file: 'kubelet.conf',
+    longName: 'certificate embedded in the kubeconfig file for the kubelet of this node',
+    subject: (spec) => ({ cn: `system:node:${spec.nodeName}`, o: ['system:nodes'] }),
+    server: 'endpoint',
+    consumers: [{ component: 'kubelet', flag: '--kubeconfig', file: 'kubeconfig' }],
+  },
+  {
+    name: 'controller-manager.conf',
+    file: 'controller-manager.conf',
+    longName: 'certificate embedded in the kubeconfig file for the controller manager to use',
+    subject: () => ({ cn: 'system:kube-controller-manager' }),
+    server: 'local',
+    consumers: kubeconfigFlags('kube-controller-manager'),
+  },
+  {
+    name: 'scheduler.conf',
+    file: 'scheduler.conf',
+    longName: 'certificate embedded in the kubeconfig file for the scheduler manager to use',
+    subject: () => ({ cn: 'system:kube-scheduler' }),
+    server: 'local',
+    consumers: kubeconfigFlags('kube-scheduler'),
+  },
+];

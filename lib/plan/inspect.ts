@@ -12,8 +12,8 @@ export type FileState =
   | { state: 'not-a-file'; what: string }
   | { state: 'unreadable'; reason: string };
 
+/** What is on disk, keyed "<root>:<relative path>". */
 export interface DiskState {
-  dir: string;
   files: Map<string, FileState>;
 }
 
@@ -58,8 +58,8 @@ export function exists(dir: string, rel: string): boolean {
   }
 }
 
-export function inspectDir(dir: string, paths: Iterable<string>): DiskState {
+export function inspectDirs(dirs: Readonly<Record<string, string>>, paths: Iterable<{ root: string; rel: string }>): DiskState {
   const files = new Map<string, FileState>();
-  for (const rel of paths) files.set(rel, inspectPath(dir, rel));
-  return { dir, files };
+  for (const { root, rel } of paths) files.set(`${root}:${rel}`, inspectPath(dirs[root]!, rel));
+  return { files };
 }

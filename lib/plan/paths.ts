@@ -3,21 +3,33 @@
  * (and without loading the certificate code): enough to start generating keys
  * while the rest of kubepki loads.
  */
+import path from 'node:path';
+import { ALL_FLAG_FILES } from '../components/flags.js';
 import type { ClusterSpec } from '../config/spec.js';
-import { KEY_PAIRS, certPath, certificatesFor, keyPath } from '../pki/catalog.js';
+import { KEY_PAIRS, KUBECONFIGS, certPath, certificatesFor, keyPath } from '../pki/catalog.js';
 
-/** Every path the planner may look at, relative to the cert dir. */
-export function pathsOf(spec: ClusterSpec): string[] {
+/** The directories kubepki writes in. */
+export const ROOTS = ['certs', 'kubeconfigs', 'flags'] as const;
+export type Root = (typeof ROOTS)[number];
+
+export function rootDir(spec: ClusterSpec, root: Root): string {
+  return path.resolve(root === 'certs' ? spec.certificatesDir : root === 'kubeconfigs' ? spec.kubeconfigDir : spec.flagsDir);
+}
+
+/** Every path the planner may look at, by root. */
+export function pathsOf(spec: ClusterSpec): { root: Root; rel: string }[] {
+  const certs = [...certificatesFor(spec).flatMap((e) => [certPath(e), keyPath(e)]), ...KEY_PAIRS.flatMap((k) => [k.key, k.pub])];
   return [
-    ...certificatesFor(spec).flatMap((e) => [certPath(e), keyPath(e)]),
-    ...KEY_PAIRS.flatMap((k) => [k.key, k.pub]),
+    ...certs.map((rel): { root: Root; rel: string } => ({ root: 'certs', rel })),
+    ...KUBECONFIGS.map((k): { root: Root; rel: string } => ({ root: 'kubeconfigs', rel: k.file })),
+    ...ALL_FLAG_FILES.map((rel): { root: Root; rel: string } => ({ root: 'flags', rel })),
   ];
 }
 
 /** How many new keys a run will need at most, from which files are absent. */
-export function keysToCreate(spec: ClusterSpec, present: (rel: string) => boolean): number {
+export function keysToCreate(spec: ClusterSpec, present: (rel: string) => boolean, kubeconfigPresent: (file: string) => boolean): number {
   const certs = certificatesFor(spec);
   const externalCAs = new Set(certs.filter((e) => !e.ca && present(certPath(e)) && !present(keyPath(e))).map((e) => e.name));
   const leaves = certs.filter((e) => !present(certPath(e)) && !present(keyPath(e)) && !(e.ca && externalCAs.has(e.ca)));
-  return leaves.length + KEY_PAIRS.filter((k) => !present(k.key)).length;
+  return leaves.length + KEY_PAIRS.filter((k) => !present(k.key)).length + KUBECONFIGS.filter((k) => !kubeconfigPresent(k.file)).length;
 }

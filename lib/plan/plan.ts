@@ -5,24 +5,34 @@
  * and returns data; what it finds wrong it lists as problems, all at once.
  */
 import type { KeyObject } from 'node:crypto';
+import { stringify } from 'yaml';
+import {
+  COMPONENTS, ETCDCTL_ENV_FILE, KUBELET_CONFIG_FILE, componentFlags, etcdctlEnv, flagFile, formatEnv, formatFlags, kubeletConfiguration,
+  type FlagContext,
+} from '../components/flags.js';
 import type { ClusterSpec } from '../config/spec.js';
 import { formatDays } from '../durations.js';
+import { parseKubeconfig, serverURL } from '../kubeconfig/kubeconfig.js';
 import { ALGORITHMS, type Algorithm } from '../pki/algorithms.js';
 import {
-  KEY_PAIRS, PROFILES, caEntry, certPath, certificatesFor, keyPath,
-  type AltNames, type CertEntry, type KeyPairEntry, type Subject,
+  KEY_PAIRS, KUBECONFIGS, PROFILES, caEntry, certPath, certificatesFor, consumerName, keyPath,
+  type AltNames, type CAName, type CertEntry, type Consumer, type KeyPairEntry, type KubeconfigEntry, type Subject,
 } from '../pki/catalog.js';
 import { parsePrivateKeyPem, parsePublicKeyPem, spkiDer } from '../pki/keys.js';
 import { certificateFacts, isSignedBy, parseCertificatePem, type CertificateFacts, type Signer, type X509Certificate } from '../pki/x509.js';
+import { compareGenerated, type GeneratedFile } from './generated.js';
 import type { DiskState, FileState } from './inspect.js';
+import { ROOTS, rootDir, type Root } from './paths.js';
 
 export type Action = 'create' | 'reuse' | 'keep' | 'external';
 
 export interface PlanItem {
   name: string;
-  kind: 'ca' | 'certificate' | 'key-pair';
+  kind: 'ca' | 'certificate' | 'key-pair' | 'kubeconfig' | 'flags';
+  /** The directory its files live in. */
+  root: Root;
   action: Action;
-  /** Paths (relative to the cert dir) this item will write. */
+  /** Paths (relative to the root) this item will write. */
   writes: string[];
   /** Paths it uses as they are. */
   uses: string[];
@@ -32,11 +42,15 @@ export interface PlanItem {
   /** Existing certificates: when they expire. */
   notAfter?: string;
   notes: string[];
-  entry: CertEntry | KeyPairEntry;
+  consumers: readonly Consumer[];
+  entry?: CertEntry | KeyPairEntry | KubeconfigEntry;
+  /** Flag files: their content. */
+  generated?: GeneratedFile[];
 }
 
 export interface Plan {
   certDir: string;
+  dirs: Record<Root, string>;
   algorithm: Algorithm;
   items: PlanItem[];
   problems: string[];
@@ -73,7 +87,8 @@ interface Loaded {
 
 export async function makePlan(spec: ClusterSpec, disk: DiskState, now: Date): Promise<Plan> {
   const plan: Plan = {
-    certDir: disk.dir,
+    certDir: rootDir(spec, 'certs'),
+    dirs: Object.fromEntries(ROOTS.map((r) => [r, rootDir(spec, r)])) as Record<Root, string>,
     algorithm: ALGORITHMS[spec.encryptionAlgorithm],
     items: [],
     problems: [],
@@ -81,7 +96,7 @@ export async function makePlan(spec: ClusterSpec, disk: DiskState, now: Date): P
     existingKeys: new Map(),
   };
   const fail = (message: string) => plan.problems.push(message);
-  const file = (rel: string): FileState => disk.files.get(rel) ?? { state: 'missing' };
+  const file = (rel: string, root: Root = 'certs'): FileState => disk.files.get(`${root}:${rel}`) ?? { state: 'missing' };
   const loaded = new Map<string, Loaded>();
   const caCerts = new Map<string, X509Certificate>();
   const caActions = new Map<string, Action>();
@@ -104,7 +119,7 @@ export async function makePlan(spec: ClusterSpec, disk: DiskState, now: Date): P
         } else {
           out.key = parsePrivateKeyPem(st.data);
           if (st.mode & 0o077) {
-            fail(`${rel} is readable by others than its owner (mode ${st.mode.toString(8).padStart(4, '0')}); run "chmod 600 ${disk.dir}/${rel}" and try again`);
+            fail(`${rel} is readable by others than its owner (mode ${st.mode.toString(8).padStart(4, '0')}); run "chmod 600 ${plan.certDir}/${rel}" and try again`);
             return undefined;
           }
         }
@@ -129,6 +144,7 @@ export async function makePlan(spec: ClusterSpec, disk: DiskState, now: Date): P
     const item: PlanItem = {
       name: entry.name,
       kind: profile.isCA ? 'ca' : 'certificate',
+      root: 'certs',
       action: 'create',
       writes: [],
       uses: [],
@@ -136,6 +152,7 @@ export async function makePlan(spec: ClusterSpec, disk: DiskState, now: Date): P
       subject,
       sans,
       notes: [],
+      consumers: entry.consumers,
       entry,
     };
     const have = load(entry);
@@ -214,7 +231,7 @@ export async function makePlan(spec: ClusterSpec, disk: DiskState, now: Date): P
   }
 
   for (const pair of KEY_PAIRS) {
-    const item: PlanItem = { name: pair.name, kind: 'key-pair', action: 'create', writes: [], uses: [], notes: [], entry: pair };
+    const item: PlanItem = { name: pair.name, kind: 'key-pair', root: 'certs', action: 'create', writes: [], uses: [], notes: [], consumers: pair.consumers, entry: pair };
     const keySt = file(pair.key);
     const pubSt = file(pair.pub);
     const bad = describeState(pair.key, keySt) ?? describeState(pair.pub, pubSt);
@@ -231,7 +248,7 @@ export async function makePlan(spec: ClusterSpec, disk: DiskState, now: Date): P
         continue;
       }
       if (keySt.mode & 0o077) {
-        fail(`${pair.key} is readable by others than its owner (mode ${keySt.mode.toString(8).padStart(4, '0')}); run "chmod 600 ${disk.dir}/${pair.key}" and try again`);
+        fail(`${pair.key} is readable by others than its owner (mode ${keySt.mode.toString(8).padStart(4, '0')}); run "chmod 600 ${plan.certDir}/${pair.key}" and try again`);
         continue;
       }
       item.action = 'reuse';
@@ -262,7 +279,106 @@ export async function makePlan(spec: ClusterSpec, disk: DiskState, now: Date): P
     }
     plan.items.push(item);
   }
+
+  for (const entry of KUBECONFIGS) await planKubeconfig(entry);
+
+  const externalCAs = new Set([...caActions].filter(([, a]) => a === 'external').map(([name]) => name as CAName));
+  for (const item of flagItems({ spec, externalCAs })) {
+    const cmp = compareGenerated(item.generated!, (rel) => file(rel, 'flags'), plan.dirs.flags);
+    cmp.problems.forEach(fail);
+    item.generated = cmp.writes;
+    item.writes = cmp.writes.map((g) => g.rel);
+    item.uses = cmp.keeps;
+    item.action = item.writes.length ? 'create' : 'keep';
+    plan.items.push(item);
+  }
   return plan;
+
+  async function planKubeconfig(entry: KubeconfigEntry): Promise<void> {
+    const subject = entry.subject(spec);
+    const server = serverURL(spec, entry.server);
+    const item: PlanItem = {
+      name: entry.name, kind: 'kubeconfig', root: 'kubeconfigs', action: 'create', writes: [], uses: [], ca: 'ca',
+      subject, notes: [], consumers: entry.consumers, entry,
+    };
+    const st = file(entry.file, 'kubeconfigs');
+    const bad = describeState(entry.file, st);
+    if (bad) return void fail(bad);
+    const caAction = caActions.get('ca');
+    if (caAction === undefined) return; // the CA has a problem, reported already
+    if (st.state === 'missing') {
+      if (caAction === 'external') {
+        return void fail(`${entry.file} is missing, and ca is managed outside kubepki (ca.crt without its key): have that CA issue it, or provide ca.key`);
+      }
+      item.writes = [entry.file];
+      plan.items.push(item);
+      return;
+    }
+    if (st.state !== 'file') return;
+    const where = `${entry.file} in ${plan.dirs.kubeconfigs}`;
+    let kc;
+    try {
+      kc = parseKubeconfig(st.data.toString());
+    } catch (e) {
+      return void fail(`${where} ${(e as Error).message}; restore it from a backup or move it away`);
+    }
+    if (st.mode & 0o077) {
+      return void fail(`${where} is readable by others than its owner (mode ${st.mode.toString(8).padStart(4, '0')}); run "chmod 600" on it and try again`);
+    }
+    const caCert = caCerts.get('ca');
+    if (!caCert) return void fail(`${where} exists but the cluster CA is to be created, so it belongs to another cluster; move it away`);
+    let embeddedCA;
+    try {
+      embeddedCA = kc.caPem ? parseCertificatePem(kc.caPem) : undefined;
+    } catch {
+      embeddedCA = undefined;
+    }
+    if (!embeddedCA || !Buffer.from(embeddedCA.rawData).equals(Buffer.from(caCert.rawData))) {
+      return void fail(`${where} exists but has got the wrong CA cert (not this cluster's ca.crt); move it away to have it written anew`);
+    }
+    if (!kc.certPem) {
+      if (kc.certFile) {
+        item.notes.push(`its client certificate is the file ${kc.certFile} (rotated by the kubelet); not checked`);
+      } else {
+        return void fail(`${where} has no client certificate for its current user; move it away to have it written anew`);
+      }
+    } else {
+      let client;
+      try {
+        client = parseCertificatePem(kc.certPem);
+      } catch (e) {
+        return void fail(`${where}: the embedded client certificate ${(e as Error).message}; move the file away to have it written anew`);
+      }
+      if (!(await isSignedBy(client, caCert))) return void fail(`${where}: its client certificate is not signed by ca; move it away to have it written anew`);
+      const have = certificateFacts(client).subject;
+      if (!sameSubject(have, subject)) {
+        return void fail(`${where}: its client certificate is for ${fmtSubject(have)}, the description wants ${fmtSubject(subject)}; move it away to have it written anew`);
+      }
+      item.notAfter = client.notAfter.toISOString();
+      if (client.notAfter < now) item.notes.push(`its client certificate expired on ${client.notAfter.toISOString()}`);
+    }
+    if (kc.server !== server) item.notes.push(`its server is ${kc.server ?? '(none)'}, the description gives ${server}`);
+    item.action = 'keep';
+    item.uses = [entry.file];
+    plan.items.push(item);
+  }
+}
+
+/** The flag files of every component, and the kubelet's configuration and etcdctl's environment. */
+export function flagItems(ctx: FlagContext): PlanItem[] {
+  const item = (name: string, generated: GeneratedFile[]): PlanItem => ({
+    name, kind: 'flags', root: 'flags', action: 'create', writes: [], uses: [], notes: [], consumers: [], generated,
+  });
+  const items = COMPONENTS.filter((c) => !(c === 'etcd' && ctx.spec.etcd.external)).map((c) => {
+    const flags = componentFlags(c, ctx);
+    return item(c, [
+      { rel: flagFile(c, 'args'), data: formatFlags(c, flags, 'args') },
+      { rel: flagFile(c, 'env'), data: formatFlags(c, flags, 'env') },
+      ...(c === 'kubelet' ? [{ rel: KUBELET_CONFIG_FILE, data: stringify(kubeletConfiguration(ctx)) }] : []),
+    ]);
+  });
+  if (!ctx.spec.etcd.external) items.push(item('etcdctl', [{ rel: ETCDCTL_ENV_FILE, data: formatEnv(etcdctlEnv(ctx)) }]));
+  return items;
 }
 
 /** The plan as data for people and machines (`--dry-run`, `-o json|yaml`). */
@@ -273,10 +389,12 @@ export function planData(plan: Plan, spec: ClusterSpec) {
     encryptionAlgorithm: spec.encryptionAlgorithm,
     certificateValidity: formatDays(spec.certificateValidity),
     caCertificateValidity: formatDays(spec.caCertificateValidity),
+    dirs: plan.dirs,
     summary: { create: count('create'), reuse: count('reuse'), keep: count('keep'), external: count('external') },
     items: plan.items.map((i) => ({
       name: i.name,
       kind: i.kind,
+      dir: plan.dirs[i.root],
       action: i.action,
       ...(i.ca ? { ca: i.ca } : {}),
       ...(i.subject ? { subject: fmtSubject(i.subject) } : {}),
@@ -284,7 +402,7 @@ export function planData(plan: Plan, spec: ClusterSpec) {
       writes: i.writes,
       uses: i.uses,
       ...(i.notAfter ? { notAfter: i.notAfter } : {}),
-      consumers: i.entry.consumers.map((c) => `${c.component} ${c.flag}`),
+      consumers: i.consumers.map(consumerName),
       ...(i.notes.length ? { notes: i.notes } : {}),
     })),
     problems: plan.problems,

@@ -9,7 +9,10 @@ export function renderPlanText(data: PlanData): string {
     rows.push([item.action, item.name, files, item.ca ?? (item.kind === 'ca' ? '(self)' : '-'), item.subject ?? '-']);
   }
   const lines = [
-    `Plan for ${data.certDir} (${data.encryptionAlgorithm}; certificates ${data.certificateValidity}, CAs ${data.caCertificateValidity}):`,
+    `Plan (${data.encryptionAlgorithm}; certificates ${data.certificateValidity}, CAs ${data.caCertificateValidity}):`,
+    `  certificates: ${data.dirs.certs}`,
+    `  kubeconfigs:  ${data.dirs.kubeconfigs}`,
+    `  flag files:   ${data.dirs.flags}`,
     '',
     table(rows),
     '',

@@ -1,0 +1,93 @@
+/**
+ * kubepki kubeconfig user: a kubeconfig for a person or a tool, with a client
+ * certificate signed by the cluster CA (kubeadm kubeconfig user).
+ */
+import { lstatSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { writeAllOrNothing, recoverInterrupted } from '../apply/transaction.js';
+import { loadSpec, type OverrideFlag } from '../config/load.js';
+import { parseDuration } from '../durations.js';
+import { UserError } from '../errors.js';
+import { buildKubeconfig, parseKubeconfig, serverURL } from '../kubeconfig/kubeconfig.js';
+import { PROFILES } from '../pki/catalog.js';
+import { generateKey, privateKeyToPem } from '../pki/keys.js';
+import { loadSigner } from '../pki/signer.js';
+import { BACKDATE_MS, certificateFacts, issueCertificate, parseCertificatePem, toPem } from '../pki/x509.js';
+
+export interface UserOptions extends Partial<Record<OverrideFlag, unknown>> {
+  config?: string;
+  name: string;
+  org?: string[];
+  validityPeriod?: string;
+  out?: string;
+}
+
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+export async function runKubeconfigUser(options: UserOptions): Promise<number> {
+  const name = options.name;
+  const orgs = (options.org ?? []).flatMap((o) => String(o).split(',')).map((o) => o.trim()).filter(Boolean);
+  for (const [what, v] of [['--name', name], ...orgs.map((o) => ['--org', o] as const)] as const) {
+    if (!v || CONTROL.test(v) || v.length > 64 * 4) throw new UserError(`${what}: ${JSON.stringify(v)} is not a usable name (1-256 printable characters)`, { exitCode: 2 });
+  }
+  if (name.includes('/') && options.out === undefined) throw new UserError(`--name ${JSON.stringify(name)} contains "/"; give the file with --out`, { exitCode: 2 });
+  const spec = loadSpec(options.config, options);
+  let validity = spec.certificateValidity;
+  if (options.validityPeriod !== undefined) {
+    const ms = parseDuration(options.validityPeriod);
+    if (ms === undefined || ms <= 0) throw new UserError(`--validity-period: ${JSON.stringify(options.validityPeriod)} is not a valid duration (for example 24h)`, { exitCode: 2 });
+    validity = ms;
+  }
+  const ca = loadSigner(path.resolve(spec.certificatesDir), 'ca');
+  const toStdout = options.out === '-';
+  const out = toStdout ? undefined : path.resolve(options.out ?? path.join(spec.kubeconfigDir, `${name}.conf`));
+  const subject = { cn: name, ...(orgs.length ? { o: orgs } : {}) };
+
+  if (out) {
+    let existing: string | undefined;
+    try {
+      const st = lstatSync(out);
+      if (!st.isFile()) throw new UserError(`${out} exists and is not a regular file; move it away`);
+      existing = readFileSync(out, 'utf8');
+    } catch (e) {
+      if (e instanceof UserError) throw e;
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new UserError(`cannot read ${out}: ${(e as Error).message}`);
+    }
+    if (existing !== undefined) {
+      let same = false;
+      try {
+        const kc = parseKubeconfig(existing);
+        const cert = kc.certPem ? parseCertificatePem(kc.certPem) : undefined;
+        const s = cert && certificateFacts(cert).subject;
+        same = kc.caPem !== undefined && Buffer.from(parseCertificatePem(kc.caPem).rawData).equals(Buffer.from(ca.certificate.rawData))
+          && s?.cn === subject.cn && (s.o ?? []).join('\n') === (subject.o ?? []).join('\n');
+      } catch {
+        same = false;
+      }
+      if (!same) throw new UserError(`${out} exists and is not a kubeconfig of this cluster for ${name}; kubepki will not overwrite it: move it away or choose --out`);
+      process.stderr.write(`[kubeconfig] Using existing kubeconfig file: "${out}"\n`);
+      return 0;
+    }
+  }
+  const now = Date.now();
+  const pair = await generateKey(spec.encryptionAlgorithm);
+  let notAfter = new Date(now + validity);
+  if (notAfter > ca.certificate.notAfter) notAfter = ca.certificate.notAfter;
+  const certificate = await issueCertificate({
+    subject, sans: { dns: [], ips: [] }, profile: PROFILES.client, publicKey: pair.publicKey, publicKeyAlgorithm: pair.algorithm,
+    notBefore: new Date(now - BACKDATE_MS), notAfter, issuer: ca,
+  });
+  const data = buildKubeconfig({
+    clusterName: spec.clusterName, server: serverURL(spec, 'endpoint'), caPem: toPem(ca.certificate),
+    user: name, certPem: toPem(certificate), keyPem: privateKeyToPem(pair.privateKey),
+  });
+  if (!out) {
+    process.stdout.write(data);
+    return 0;
+  }
+  for (const m of await recoverInterrupted([path.dirname(out)])) process.stderr.write(`[kubepki] ${m}\n`);
+  await writeAllOrNothing([{ dir: path.dirname(out), files: [{ rel: path.basename(out), data, mode: 0o600 }] }]);
+  process.stderr.write(`[kubeconfig] Writing "${out}" for ${subject.o ? `O=${subject.o.join('+')}, ` : ''}CN=${name}, valid until ${notAfter.toISOString()}\n`);
+  return 0;
+}

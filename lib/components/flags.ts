@@ -1,0 +1,205 @@
+/**
+ * Component flags, derived from the catalog (every file path comes from a
+ * catalog entry's consumers) and the cluster description. Defaults are the
+ * hardened ones: every connection that can be authenticated is.
+ */
+import path from 'node:path';
+import type { ClusterSpec, EtcdMember } from '../config/spec.js';
+import { joinHostPort, nthAddress } from '../net.js';
+import {
+  CERTIFICATES, KEY_PAIRS, KUBECONFIGS, certPath, findEntry, keyPath,
+  type CAName, type Component, type Consumer,
+} from '../pki/catalog.js';
+
+export const COMPONENTS = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'etcd'] as const;
+export type ServiceComponent = (typeof COMPONENTS)[number];
+
+export type Flag = readonly [name: string, value: string];
+
+export interface FlagContext {
+  spec: ClusterSpec;
+  /** CAs whose key is not here: their signing flags are left empty (kubeadm's external CA mode). */
+  externalCAs: ReadonlySet<CAName>;
+}
+
+/** The files of the flags dir. */
+export const flagFile = (component: string, format: 'args' | 'env') => `${component}.${format === 'args' ? 'flags' : 'env'}`;
+export const KUBELET_CONFIG_FILE = 'kubelet-config.yaml';
+export const ETCDCTL_ENV_FILE = 'etcdctl.env';
+export const ALL_FLAG_FILES = [
+  ...COMPONENTS.flatMap((c) => [flagFile(c, 'args'), flagFile(c, 'env')]),
+  KUBELET_CONFIG_FILE,
+  ETCDCTL_ENV_FILE,
+];
+
+/** Where the kubelet's configuration file goes: next to the flag files. */
+export const kubeletConfigPath = (spec: ClusterSpec) => path.join(spec.flagsDir, KUBELET_CONFIG_FILE);
+
+/** Every consumer of every catalog file, with the absolute path it names. */
+export function consumedFiles(spec: ClusterSpec): { consumer: Consumer; path: string; entry: string }[] {
+  const out: { consumer: Consumer; path: string; entry: string }[] = [];
+  for (const e of CERTIFICATES) {
+    if (e.etcd && spec.etcd.external) continue;
+    for (const c of e.consumers) out.push({ consumer: c, entry: e.name, path: path.join(spec.certificatesDir, c.file === 'key' ? keyPath(e) : certPath(e)) });
+  }
+  for (const k of KEY_PAIRS) {
+    for (const c of k.consumers) out.push({ consumer: c, entry: k.name, path: path.join(spec.certificatesDir, c.file === 'pub' ? k.pub : k.key) });
+  }
+  for (const k of KUBECONFIGS) for (const c of k.consumers) out.push({ consumer: c, entry: k.name, path: path.join(spec.kubeconfigDir, k.file) });
+  return out;
+}
+
+function fileFlags(component: Component, ctx: FlagContext): Flag[] {
+  return consumedFiles(ctx.spec)
+    .filter((f) => f.consumer.component === component && f.consumer.flag)
+    .map((f) => {
+      const signing = f.consumer.flag === '--cluster-signing-cert-file' || f.consumer.flag === '--cluster-signing-key-file';
+      // Without the CA key the csrsigning controller must not start (kubeadm: empty values).
+      return [f.consumer.flag!, signing && ctx.externalCAs.has(f.entry as CAName) ? '' : f.path] as const;
+    });
+}
+
+const TLS_MIN = 'VersionTLS12';
+
+export const thisMember = (spec: ClusterSpec): EtcdMember => spec.etcd.members.find((m) => m.name === spec.nodeName)!;
+const clientURL = (m: EtcdMember) => `https://${joinHostPort(m.address, m.clientPort)}`;
+const peerURL = (m: EtcdMember) => `https://${joinHostPort(m.address, m.peerPort)}`;
+const loopback = (m: EtcdMember) => (m.address.includes(':') ? '::1' : '127.0.0.1');
+
+/** The etcd client endpoints the API server and etcdctl use: this node's member first. */
+export function etcdEndpoints(spec: ClusterSpec): string[] {
+  const self = thisMember(spec);
+  return [...new Set([`https://${joinHostPort(loopback(self), self.clientPort)}`, ...spec.etcd.members.map(clientURL)])];
+}
+
+const durationHours = (ms: number) => `${Math.round(ms / 3_600_000)}h0m0s`;
+
+function settings(component: ServiceComponent, ctx: FlagContext): Flag[] {
+  const { spec } = ctx;
+  const frontProxyClient = findEntry('front-proxy-client')!.subject(spec).cn;
+  switch (component) {
+    case 'kube-apiserver':
+      return [
+        ['--advertise-address', spec.advertiseAddress],
+        ['--secure-port', String(spec.bindPort)],
+        ['--service-cluster-ip-range', spec.serviceSubnets.join(',')],
+        ['--authorization-mode', 'Node,RBAC'],
+        ['--anonymous-auth', 'false'],
+        ['--enable-admission-plugins', 'NodeRestriction'],
+        ['--allow-privileged', 'true'],
+        ['--tls-min-version', TLS_MIN],
+        ['--kubelet-preferred-address-types', 'InternalIP,ExternalIP,Hostname'],
+        ['--requestheader-allowed-names', frontProxyClient],
+        ['--requestheader-username-headers', 'X-Remote-User'],
+        ['--requestheader-group-headers', 'X-Remote-Group'],
+        ['--requestheader-extra-headers-prefix', 'X-Remote-Extra-'],
+        ['--service-account-issuer', `https://kubernetes.default.svc.${spec.dnsDomain}`],
+        ...(spec.etcd.external ? [] : [['--etcd-servers', etcdEndpoints(spec).join(',')] as const]),
+      ];
+    case 'kube-controller-manager':
+      return [
+        ['--bind-address', '127.0.0.1'],
+        ['--leader-elect', 'true'],
+        ['--use-service-account-credentials', 'true'],
+        ['--controllers', '*,bootstrapsigner,tokencleaner'],
+        ['--cluster-name', spec.clusterName],
+        ['--service-cluster-ip-range', spec.serviceSubnets.join(',')],
+        ['--cluster-signing-duration', durationHours(spec.certificateValidity)],
+        ['--tls-min-version', TLS_MIN],
+      ];
+    case 'kube-scheduler':
+      return [
+        ['--bind-address', '127.0.0.1'],
+        ['--leader-elect', 'true'],
+        ['--tls-min-version', TLS_MIN],
+      ];
+    case 'kubelet':
+      return [['--config', kubeletConfigPath(spec)]];
+    case 'etcd': {
+      const self = thisMember(spec);
+      return [
+        ['--name', self.name],
+        ['--data-dir', self.dataDir],
+        ['--client-cert-auth', 'true'],
+        ['--peer-client-cert-auth', 'true'],
+        ['--auto-tls', 'false'],
+        ['--peer-auto-tls', 'false'],
+        ['--listen-client-urls', [...new Set([`https://${joinHostPort(loopback(self), self.clientPort)}`, clientURL(self)])].join(',')],
+        ['--advertise-client-urls', clientURL(self)],
+        ['--listen-peer-urls', peerURL(self)],
+        ['--initial-advertise-peer-urls', peerURL(self)],
+        ['--initial-cluster', spec.etcd.members.map((m) => `${m.name}=${peerURL(m)}`).join(',')],
+        ['--initial-cluster-state', 'new'],
+        ['--initial-cluster-token', `${spec.clusterName}-etcd`],
+        ['--snapshot-count', '10000'],
+      ];
+    }
+  }
+}
+
+/** All flags of a component, file flags (from the catalog) first. */
+export function componentFlags(component: ServiceComponent, ctx: FlagContext): Flag[] {
+  if (component === 'etcd' && ctx.spec.etcd.external) return [];
+  return [...fileFlags(component, ctx), ...settings(component, ctx)];
+}
+
+/** etcdctl's environment (ETCDCTL_CACERT, ...), named after its flags in the catalog. */
+export function etcdctlEnv(ctx: FlagContext): [string, string][] {
+  const env: [string, string][] = [['ETCDCTL_API', '3']];
+  for (const f of fileFlags('etcdctl', ctx)) env.push([`ETCDCTL_${f[0].slice(2).toUpperCase().replace(/-/g, '_')}`, f[1]]);
+  env.push(['ETCDCTL_ENDPOINTS', etcdEndpoints(ctx.spec).join(',')]);
+  return env;
+}
+
+/** The KubeletConfiguration kubepki writes: file settings from the catalog, hardened defaults. */
+export function kubeletConfiguration(ctx: FlagContext): Record<string, unknown> {
+  const { spec } = ctx;
+  const config: Record<string, unknown> = {
+    apiVersion: 'kubelet.config.k8s.io/v1beta1',
+    kind: 'KubeletConfiguration',
+    authentication: { anonymous: { enabled: false }, webhook: { enabled: true }, x509: {} },
+    authorization: { mode: 'Webhook' },
+    readOnlyPort: 0,
+    rotateCertificates: true,
+    serverTLSBootstrap: false,
+    tlsMinVersion: TLS_MIN,
+    clusterDomain: spec.dnsDomain,
+    clusterDNS: spec.serviceSubnets.map((c) => nthAddress(c, 10)!).slice(0, 1),
+    healthzBindAddress: '127.0.0.1',
+    healthzPort: 10248,
+  };
+  for (const f of consumedFiles(spec)) {
+    if (f.consumer.component !== 'kubelet' || !f.consumer.setting) continue;
+    const keys = f.consumer.setting.split('.');
+    let node = config;
+    for (const k of keys.slice(0, -1)) node = (node[k] ??= {}) as Record<string, unknown>;
+    node[keys[keys.length - 1]!] = f.path;
+  }
+  return config;
+}
+
+// ------------------------------------------------------------------ formats
+
+export const FLAG_FORMATS = ['args', 'env', 'json'] as const;
+export type FlagFormat = (typeof FLAG_FORMATS)[number];
+
+/** The systemd EnvironmentFile variable that carries a component's flags: KUBE_APISERVER_ARGS. */
+export const envVariable = (component: string) => `${component.toUpperCase().replace(/-/g, '_')}_ARGS`;
+
+/** A value as systemd reads it in an EnvironmentFile, inside double quotes. */
+const systemdQuote = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"');
+
+export function formatFlags(component: string, flags: readonly Flag[], format: FlagFormat): string {
+  switch (format) {
+    case 'args':
+      return flags.map(([k, v]) => `${k}=${v}`).join('\n') + '\n';
+    case 'env':
+      return `# ${component} flags, written by kubepki from the cluster description.\n${envVariable(component)}="${systemdQuote(flags.map(([k, v]) => `${k}=${v}`).join(' '))}"\n`;
+    case 'json':
+      return JSON.stringify({ component, flags: flags.map(([name, value]) => ({ name, value })) }, null, 2) + '\n';
+  }
+}
+
+export function formatEnv(vars: readonly (readonly [string, string])[]): string {
+  return vars.map(([k, v]) => `${k}="${systemdQuote(v)}"`).join('\n') + '\n';
+}

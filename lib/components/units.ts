@@ -1,0 +1,85 @@
+/**
+ * systemd units for each component, from templates (mustache). Every unit runs
+ * its binary with the flags of the EnvironmentFile kubepki wrote, so the unit
+ * never repeats a path. A template may use only the placeholders listed here:
+ * anything else is an error naming the template and the placeholder.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Mustache from 'mustache';
+import type { ClusterSpec } from '../config/spec.js';
+import { UserError, describeSystemError } from '../errors.js';
+import { COMPONENTS, envVariable, flagFile, thisMember, type ServiceComponent } from './flags.js';
+
+export const PLACEHOLDERS = ['unit', 'component', 'binary', 'envFile', 'envVar', 'flagsDir', 'dataDir'] as const;
+
+/** kubepki's own folder (holding templates/), found from wherever this code was built to. */
+export function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(dir, 'templates')) || !existsSync(path.join(dir, 'package.json'))) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('cannot find kubepki\'s templates folder');
+    dir = up;
+  }
+  return dir;
+}
+
+export const unitFile = (component: string) => `${component}.service`;
+
+export interface RenderOptions {
+  spec: ClusterSpec;
+  /** Folder of templates that replace the shipped ones (by file name). */
+  templatesDir?: string;
+  binDir: string;
+}
+
+function readTemplate(component: ServiceComponent, templatesDir: string | undefined): { file: string; text: string } {
+  const own = templatesDir ? path.join(templatesDir, unitFile(component)) : undefined;
+  const file = own && existsSync(own) ? own : path.join(packageRoot(), 'templates', unitFile(component));
+  try {
+    return { file, text: readFileSync(file, 'utf8') };
+  } catch (e) {
+    throw new UserError(`cannot read the template ${file}: ${describeSystemError(e)}`);
+  }
+}
+
+/** Names a mustache template uses, with their kinds. */
+function placeholdersOf(tokens: unknown[]): string[] {
+  const names: string[] = [];
+  for (const t of tokens as [string, string, number, number, unknown[]?][]) {
+    if (t[0] === 'name' || t[0] === '&' || t[0] === '#' || t[0] === '^') names.push(t[1]);
+    if (t[0] === '>') names.push(`> ${t[1]}`);
+    if (Array.isArray(t[4])) names.push(...placeholdersOf(t[4]));
+  }
+  return names;
+}
+
+export function renderUnit(component: ServiceComponent, options: RenderOptions): string {
+  const { file, text } = readTemplate(component, options.templatesDir);
+  let tokens: unknown[];
+  try {
+    tokens = Mustache.parse(text);
+  } catch (e) {
+    throw new UserError(`${file}: not a valid template: ${(e as Error).message}`);
+  }
+  const unknown = placeholdersOf(tokens).filter((n) => !(PLACEHOLDERS as readonly string[]).includes(n));
+  if (unknown.length) {
+    throw new UserError(`${file}: unknown placeholder {{${unknown[0]}}}; templates may use ${PLACEHOLDERS.map((p) => `{{${p}}}`).join(', ')}`);
+  }
+  const view: Record<(typeof PLACEHOLDERS)[number], string> = {
+    unit: unitFile(component),
+    component,
+    binary: path.join(options.binDir, component),
+    envFile: path.join(options.spec.flagsDir, flagFile(component, 'env')),
+    envVar: envVariable(component),
+    flagsDir: options.spec.flagsDir,
+    dataDir: options.spec.etcd.external ? '' : thisMember(options.spec).dataDir,
+  };
+  // Units are not HTML: no escaping.
+  return Mustache.render(text, view, {}, { escape: (v: string) => v });
+}
+
+export function renderUnits(options: RenderOptions): { rel: string; data: string }[] {
+  return COMPONENTS.filter((c) => !(c === 'etcd' && options.spec.etcd.external)).map((c) => ({ rel: unitFile(c), data: renderUnit(c, options) }));
+}

@@ -1,0 +1,95 @@
+/**
+ * Kubeconfig files as kubeadm writes them: one cluster (named after the
+ * cluster) with the CA embedded, one user named after the client certificate's
+ * CN with certificate and key embedded, and the context "<user>@<cluster>".
+ */
+import { parse, stringify } from 'yaml';
+import type { ClusterSpec } from '../config/spec.js';
+import { joinHostPort, splitHostPort } from '../net.js';
+import type { ServerAddress } from '../pki/catalog.js';
+
+/** The API server URL a kubeconfig uses (kubeadm's GetControlPlaneEndpoint / GetLocalAPIEndpoint). */
+export function serverURL(spec: ClusterSpec, which: ServerAddress): string {
+  if (which === 'endpoint' && spec.controlPlaneEndpoint) {
+    const { host, port } = splitHostPort(spec.controlPlaneEndpoint)!;
+    return `https://${joinHostPort(host, port ?? spec.bindPort)}`;
+  }
+  return `https://${joinHostPort(spec.advertiseAddress, spec.bindPort)}`;
+}
+
+const b64 = (pem: string) => Buffer.from(pem).toString('base64');
+
+export interface KubeconfigParts {
+  clusterName: string;
+  server: string;
+  caPem: string;
+  user: string;
+  certPem: string;
+  keyPem: string;
+}
+
+export function buildKubeconfig(p: KubeconfigParts): string {
+  const context = `${p.user}@${p.clusterName}`;
+  return stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: p.clusterName, cluster: { 'certificate-authority-data': b64(p.caPem), server: p.server } }],
+    contexts: [{ name: context, context: { cluster: p.clusterName, user: p.user } }],
+    'current-context': context,
+    preferences: {},
+    users: [{ name: p.user, user: { 'client-certificate-data': b64(p.certPem), 'client-key-data': b64(p.keyPem) } }],
+  });
+}
+
+export class KubeconfigError extends Error {}
+
+export interface ParsedKubeconfig {
+  server?: string;
+  /** PEM text of the embedded CA, if any. */
+  caPem?: string;
+  /** A CA given as a file path instead. */
+  caFile?: string;
+  userName?: string;
+  certPem?: string;
+  certFile?: string;
+  keyPem?: string;
+  keyFile?: string;
+}
+
+type Named<T> = { name?: unknown } & Record<string, T | unknown>;
+const decode = (v: unknown) => (typeof v === 'string' ? Buffer.from(v, 'base64').toString('utf8') : undefined);
+const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+
+/** The current context's cluster and user of a kubeconfig file. */
+export function parseKubeconfig(text: string): ParsedKubeconfig {
+  let doc: unknown;
+  try {
+    doc = parse(text);
+  } catch (e) {
+    throw new KubeconfigError(`is not valid YAML (${(e as Error).message.split('\n')[0]})`);
+  }
+  if (typeof doc !== 'object' || doc === null) throw new KubeconfigError('is not a kubeconfig (no YAML mapping)');
+  const d = doc as Record<string, unknown>;
+  const currentContext = str(d['current-context']);
+  if (!currentContext) throw new KubeconfigError('has no current-context');
+  const find = (list: unknown, name: string | undefined) =>
+    Array.isArray(list) ? (list as Named<unknown>[]).find((x) => x && x.name === name) : undefined;
+  const context = find(d.contexts, currentContext)?.context as Record<string, unknown> | undefined;
+  if (!context) throw new KubeconfigError(`has no context named "${currentContext}" (its current-context)`);
+  const cluster = find(d.clusters, str(context.cluster))?.cluster as Record<string, unknown> | undefined;
+  const user = find(d.users, str(context.user))?.user as Record<string, unknown> | undefined;
+  const out: ParsedKubeconfig = {};
+  if (cluster) {
+    out.server = str(cluster.server);
+    out.caPem = decode(cluster['certificate-authority-data']);
+    out.caFile = str(cluster['certificate-authority']);
+  }
+  out.userName = str(context.user);
+  if (user) {
+    out.certPem = decode(user['client-certificate-data']);
+    out.certFile = str(user['client-certificate']);
+    out.keyPem = decode(user['client-key-data']);
+    out.keyFile = str(user['client-key']);
+  }
+  return out;
+}

@@ -1,0 +1,38 @@
+/** Loading a CA (certificate and key) from the cert dir, to sign with it. */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describeSystemError, UserError } from '../errors.js';
+import { caEntry, certPath, keyPath, type CAName } from './catalog.js';
+import { parsePrivateKeyPem, spkiDer } from './keys.js';
+import { certificateFacts, parseCertificatePem, type Signer } from './x509.js';
+
+export function loadSigner(certDir: string, name: CAName): Signer {
+  const entry = caEntry(name);
+  const crt = path.join(certDir, certPath(entry));
+  const key = path.join(certDir, keyPath(entry));
+  const read = (file: string, what: string) => {
+    try {
+      return readFileSync(file);
+    } catch (e) {
+      const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
+      throw new UserError(`${file}: cannot read the ${name} ${what}: ${describeSystemError(e)}${missing && what === 'key' ? ' (is this CA managed outside kubepki?)' : ''}`);
+    }
+  };
+  let certificate;
+  try {
+    certificate = parseCertificatePem(read(crt, 'certificate'));
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    throw new UserError(`${crt} ${(e as Error).message}`);
+  }
+  let parsed;
+  try {
+    parsed = parsePrivateKeyPem(read(key, 'key'));
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    throw new UserError(`${key} ${(e as Error).message}`);
+  }
+  if (!certificateFacts(certificate).isCA) throw new UserError(`${crt} is not a CA certificate`);
+  if (!spkiDer(parsed.key).equals(certificateFacts(certificate).spki)) throw new UserError(`${key} does not match ${crt}`);
+  return { certificate, key: parsed.key, algorithm: parsed.algorithm };
+}
