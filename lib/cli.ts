@@ -10,23 +10,26 @@ import { ALGORITHM_NAMES } from './pki/algorithms.js';
 
 const OUTPUT_FORMATS = ['text', 'json', 'yaml'] as const satisfies readonly OutputFormat[];
 
+/** A flag given twice takes its last value, as kubeadm's (pflag) do. */
+const last = (value: unknown) => (Array.isArray(value) ? value[value.length - 1] : value);
+
 function specOptions<T>(y: Argv<T>) {
   return y
-    .option('config', { type: 'string', describe: 'Cluster description: kubepki YAML, or a kubeadm config (InitConfiguration/ClusterConfiguration, v1beta3 or v1beta4)', requiresArg: true })
-    .option('cert-dir', { type: 'string', describe: 'Where certificates and keys live [default: /etc/kubernetes/pki]', requiresArg: true })
-    .option('kubeconfig-dir', { type: 'string', describe: 'Where kubeconfig files live [default: /etc/kubernetes]', requiresArg: true })
-    .option('flags-dir', { type: 'string', describe: 'Where component flag files live [default: /etc/kubernetes/flags]', requiresArg: true })
-    .option('node-name', { type: 'string', describe: "This node's name [default: the hostname]", requiresArg: true })
-    .option('apiserver-advertise-address', { alias: 'advertise-address', type: 'string', describe: 'The address the API server and etcd advertise [default: first non-loopback address]', requiresArg: true })
-    .option('apiserver-bind-port', { type: 'string', describe: 'The API server port [default: 6443]', requiresArg: true })
-    .option('control-plane-endpoint', { type: 'string', describe: 'Stable address of the control plane: host or host:port', requiresArg: true })
-    .option('service-cidr', { type: 'string', describe: 'Service network(s), comma-separated for dual-stack [default: 10.96.0.0/12]', requiresArg: true })
-    .option('service-dns-domain', { alias: 'dns-domain', type: 'string', describe: 'Cluster DNS domain [default: cluster.local]', requiresArg: true })
-    .option('apiserver-cert-extra-sans', { type: 'string', describe: 'Extra SANs for the API server certificate: IPs and DNS names, comma-separated', requiresArg: true })
-    .option('cluster-name', { type: 'string', describe: 'Cluster name [default: kubernetes]', requiresArg: true })
-    .option('encryption-algorithm', { type: 'string', choices: ALGORITHM_NAMES, describe: 'Key algorithm [default: RSA-2048]', requiresArg: true })
-    .option('certificate-validity', { type: 'string', describe: 'Validity of leaf certificates [default: 8760h]', requiresArg: true })
-    .option('ca-certificate-validity', { type: 'string', describe: 'Validity of CA certificates [default: 87600h]', requiresArg: true })
+    .option('config', { type: 'string', coerce: last, describe: 'Cluster description: kubepki YAML, or a kubeadm config (InitConfiguration/ClusterConfiguration, v1beta3 or v1beta4)', requiresArg: true })
+    .option('cert-dir', { type: 'string', coerce: last, describe: 'Where certificates and keys live [default: /etc/kubernetes/pki]', requiresArg: true })
+    .option('kubeconfig-dir', { type: 'string', coerce: last, describe: 'Where kubeconfig files live [default: /etc/kubernetes]', requiresArg: true })
+    .option('flags-dir', { type: 'string', coerce: last, describe: 'Where component flag files live [default: /etc/kubernetes/flags]', requiresArg: true })
+    .option('node-name', { type: 'string', coerce: last, describe: "This node's name [default: the hostname]", requiresArg: true })
+    .option('apiserver-advertise-address', { alias: 'advertise-address', type: 'string', coerce: last, describe: 'The address the API server and etcd advertise [default: first non-loopback address]', requiresArg: true })
+    .option('apiserver-bind-port', { type: 'string', coerce: last, describe: 'The API server port [default: 6443]', requiresArg: true })
+    .option('control-plane-endpoint', { type: 'string', coerce: last, describe: 'Stable address of the control plane: host or host:port', requiresArg: true })
+    .option('service-cidr', { type: 'string', coerce: last, describe: 'Service network(s), comma-separated for dual-stack [default: 10.96.0.0/12]', requiresArg: true })
+    .option('service-dns-domain', { alias: 'dns-domain', type: 'string', coerce: last, describe: 'Cluster DNS domain [default: cluster.local]', requiresArg: true })
+    .option('apiserver-cert-extra-sans', { type: 'string', coerce: last, describe: 'Extra SANs for the API server certificate: IPs and DNS names, comma-separated', requiresArg: true })
+    .option('cluster-name', { type: 'string', coerce: last, describe: 'Cluster name [default: kubernetes]', requiresArg: true })
+    .option('encryption-algorithm', { type: 'string', coerce: last, choices: ALGORITHM_NAMES, describe: 'Key algorithm [default: RSA-2048]', requiresArg: true })
+    .option('certificate-validity', { type: 'string', coerce: last, describe: 'Validity of leaf certificates [default: 8760h]', requiresArg: true })
+    .option('ca-certificate-validity', { type: 'string', coerce: last, describe: 'Validity of CA certificates [default: 87600h]', requiresArg: true })
     .option('output', { alias: 'o', choices: OUTPUT_FORMATS, default: 'text' as OutputFormat, describe: 'Output format' });
 }
 
@@ -102,7 +105,6 @@ await yargs(hideBin(process.argv))
   .alias('help', 'h')
   .version()
   .wrap(Math.min(120, process.stdout.columns ?? 100))
-  .parserConfiguration({ 'duplicate-arguments-array': false })
   .fail((message, error) => {
     // Command handlers report their own errors (run); what reaches here is the command line's.
     process.stderr.write(`kubepki: error: ${message ?? error?.message ?? 'invalid command line'}\nRun "kubepki --help" for usage.\n`);

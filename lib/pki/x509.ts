@@ -36,9 +36,8 @@ export function randomSerial(): string {
 }
 
 function nameOf(subject: Subject): x509.JsonName {
-  // Go (and so kubeadm) encodes O before CN.
-  const rdns: x509.JsonName = [];
-  if (subject.o?.length) rdns.push({ [OID_O]: subject.o });
+  // Go (and so kubeadm) encodes each O as its own RDN, before CN.
+  const rdns: x509.JsonName = (subject.o ?? []).map((o) => ({ [OID_O]: [o] }));
   rdns.push({ [OID_CN]: [subject.cn] });
   return rdns;
 }
