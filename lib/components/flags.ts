@@ -119,6 +119,7 @@ function settings(component: ServiceComponent, ctx: FlagContext): Flag[] {
       const self = thisMember(spec);
       return [
         ['--name', self.name],
+        ['--logger', 'zap'],
         ['--data-dir', self.dataDir],
         ['--client-cert-auth', 'true'],
         ['--peer-client-cert-auth', 'true'],

@@ -43,7 +43,8 @@ export const rules = {
     return undefined;
   },
   algorithm: (v) => (isAlgorithmName(v) ? undefined : `is not a supported algorithm (one of ${ALGORITHM_NAMES.join(', ')})`),
-  path: (v) => (v.length === 0 ? 'is empty' : v.includes('\0') ? 'contains a NUL byte' : undefined),
+  // Paths end up in flags that systemd splits at white space ($VAR in ExecStart): none allowed.
+  path: (v) => (v.length === 0 ? 'is empty' : /[\s\0"\\]/.test(v) ? 'contains white space, a quote, a backslash or a NUL byte, which component flags cannot carry' : undefined),
   clusterName: (v) => (isDNSName(v) ? undefined : 'is not a valid cluster name (RFC 1123 subdomain)'),
 } satisfies Record<string, Rule>;
 

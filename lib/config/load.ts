@@ -324,6 +324,12 @@ export function resolveSpec(input: ClusterInput): ClusterSpec {
   // kubeadm's layout: kubeconfigs in the cert dir's parent (/etc/kubernetes), flag files beside them.
   const kubeconfigDir = input.kubeconfigDir ?? path.dirname(path.resolve(certificatesDir));
   const serviceSubnets = (input.serviceSubnet ?? DEFAULTS.serviceSubnet).split(',').map((s) => parseCidr(s.trim())!.text);
+  const flagsDir = input.flagsDir ?? path.join(kubeconfigDir, 'flags');
+  // Relative paths resolve against the working folder, which may hold characters flags cannot carry.
+  for (const [what, dir] of [['cert dir', certificatesDir], ['kubeconfig dir', kubeconfigDir], ['flags dir', flagsDir], ...members.map((m) => [`etcd data dir of ${m.name}`, m.dataDir])] as const) {
+    const complaint = rules.path(path.resolve(dir));
+    if (complaint) throw new UserError(`the ${what} ${JSON.stringify(path.resolve(dir))} ${complaint}; choose another`);
+  }
   return {
     clusterName: input.clusterName ?? DEFAULTS.clusterName,
     nodeName,
@@ -340,7 +346,7 @@ export function resolveSpec(input: ClusterInput): ClusterSpec {
       members,
     },
     kubeconfigDir,
-    flagsDir: input.flagsDir ?? path.join(kubeconfigDir, 'flags'),
+    flagsDir,
     certificatesDir,
     encryptionAlgorithm: (input.encryptionAlgorithm ?? DEFAULT_ALGORITHM) as AlgorithmName,
     certificateValidity: input.certificateValidity ? parseDuration(input.certificateValidity)! : DEFAULTS.certificateValidity,
