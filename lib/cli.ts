@@ -59,6 +59,7 @@ await yargs(hideBin(process.argv))
     'Create the certificates and keys of a control plane (kubeadm init phase certs all)',
     (y) => specOptions(y)
       .option('dry-run', { type: 'boolean', describe: 'Print what would be created, reused or kept, and write nothing' })
+      .option('skip-phases', { type: 'string', coerce: last, describe: 'Leave out parts: kubeconfig, flags (comma-separated)', requiresArg: true })
       .example('$0 init --config cluster.yaml', 'Create the PKI described in cluster.yaml')
       .example('$0 init --config kubeadm.yaml --cert-dir ./pki --dry-run -o yaml', 'Show the plan for a kubeadm config'),
     (argv) => run(async () => (await import('./commands/init.js')).runInit(argv as never)),

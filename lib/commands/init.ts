@@ -8,12 +8,13 @@ import { loadSpec, type OverrideFlag } from '../config/load.js';
 import { describeSystemError, UserError } from '../errors.js';
 import { KeyPool } from '../pki/keys.js';
 import { exists } from '../plan/inspect.js';
-import { ROOTS, keysToCreate, pathsOf, rootDir, type Root } from '../plan/paths.js';
+import { ROOTS, SKIPPABLE_PHASES, keysToCreate, pathsOf, rootDir, type Phase, type Root } from '../plan/paths.js';
 import type { OutputFormat } from '../output.js';
 
 export interface InitOptions extends Partial<Record<OverrideFlag, unknown>> {
   config?: string;
   dryRun?: boolean;
+  skipPhases?: string;
   output: OutputFormat;
 }
 
@@ -30,8 +31,16 @@ function checkDir(dir: string): void {
   }
 }
 
+function parseSkipPhases(text: string | undefined): Set<Phase> {
+  const names = (text ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = names.find((n) => !(SKIPPABLE_PHASES as readonly string[]).includes(n));
+  if (bad !== undefined) throw new UserError(`--skip-phases: "${bad}" is not a phase that can be skipped (${SKIPPABLE_PHASES.join(', ')})`, { exitCode: 2 });
+  return new Set(names as Phase[]);
+}
+
 export async function runInit(options: InitOptions): Promise<number> {
   const now = new Date();
+  const skip = parseSkipPhases(options.skipPhases);
   const spec = loadSpec(options.config, options);
   const certDir = rootDir(spec, 'certs');
   for (const root of ROOTS) checkDir(rootDir(spec, root));
@@ -39,7 +48,7 @@ export async function runInit(options: InitOptions): Promise<number> {
   const pool = new KeyPool();
   if (!options.dryRun) {
     // Start key generation on the thread pool now; the certificate code loads meanwhile.
-    pool.prefetch(spec.encryptionAlgorithm, keysToCreate(spec, (rel) => exists(certDir, rel), (file) => exists(rootDir(spec, 'kubeconfigs'), file)));
+    pool.prefetch(spec.encryptionAlgorithm, keysToCreate(spec, (rel) => exists(certDir, rel), skip.has('kubeconfig') ? undefined : (file) => exists(rootDir(spec, 'kubeconfigs'), file)));
   }
   const [{ inspectDirs }, { makePlan, planData }, { applyPlan }, { recoverInterrupted }] = await Promise.all([
     import('../plan/inspect.js'),
@@ -50,7 +59,7 @@ export async function runInit(options: InitOptions): Promise<number> {
   const dirs = Object.fromEntries(ROOTS.map((r) => [r, rootDir(spec, r)])) as Record<Root, string>;
   if (!options.dryRun) for (const message of await recoverInterrupted(Object.values(dirs))) process.stderr.write(`[kubepki] ${message}\n`);
 
-  const plan = await makePlan(spec, inspectDirs(dirs, pathsOf(spec)), now);
+  const plan = await makePlan(spec, inspectDirs(dirs, pathsOf(spec)), now, skip);
   const data = planData(plan, spec);
   if (options.dryRun) {
     if (options.output === 'text') {

@@ -8,6 +8,10 @@ import { ALL_FLAG_FILES } from '../components/flags.js';
 import type { ClusterSpec } from '../config/spec.js';
 import { KEY_PAIRS, KUBECONFIGS, certPath, certificatesFor, keyPath } from '../pki/catalog.js';
 
+/** Parts of init that can be left out, by kubeadm's phase names (init --skip-phases). */
+export const SKIPPABLE_PHASES = ['kubeconfig', 'flags'] as const;
+export type Phase = (typeof SKIPPABLE_PHASES)[number];
+
 /** The directories kubepki writes in. */
 export const ROOTS = ['certs', 'kubeconfigs', 'flags'] as const;
 export type Root = (typeof ROOTS)[number];
@@ -27,9 +31,9 @@ export function pathsOf(spec: ClusterSpec): { root: Root; rel: string }[] {
 }
 
 /** How many new keys a run will need at most, from which files are absent. */
-export function keysToCreate(spec: ClusterSpec, present: (rel: string) => boolean, kubeconfigPresent: (file: string) => boolean): number {
+export function keysToCreate(spec: ClusterSpec, present: (rel: string) => boolean, kubeconfigPresent: ((file: string) => boolean) | undefined): number {
   const certs = certificatesFor(spec);
   const externalCAs = new Set(certs.filter((e) => !e.ca && present(certPath(e)) && !present(keyPath(e))).map((e) => e.name));
   const leaves = certs.filter((e) => !present(certPath(e)) && !present(keyPath(e)) && !(e.ca && externalCAs.has(e.ca)));
-  return leaves.length + KEY_PAIRS.filter((k) => !present(k.key)).length + KUBECONFIGS.filter((k) => !kubeconfigPresent(k.file)).length;
+  return leaves.length + KEY_PAIRS.filter((k) => !present(k.key)).length + (kubeconfigPresent ? KUBECONFIGS.filter((k) => !kubeconfigPresent(k.file)).length : 0);
 }

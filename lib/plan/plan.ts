@@ -22,7 +22,7 @@ import { parsePrivateKeyPem, parsePublicKeyPem, spkiDer } from '../pki/keys.js';
 import { certificateFacts, isSignedBy, parseCertificatePem, type CertificateFacts, type Signer, type X509Certificate } from '../pki/x509.js';
 import { compareGenerated, type GeneratedFile } from './generated.js';
 import type { DiskState, FileState } from './inspect.js';
-import { ROOTS, rootDir, type Root } from './paths.js';
+import { ROOTS, rootDir, type Phase, type Root } from './paths.js';
 
 export type Action = 'create' | 'reuse' | 'keep' | 'external';
 
@@ -85,7 +85,7 @@ interface Loaded {
   key?: { key: KeyObject; algorithm: Algorithm };
 }
 
-export async function makePlan(spec: ClusterSpec, disk: DiskState, now: Date): Promise<Plan> {
+export async function makePlan(spec: ClusterSpec, disk: DiskState, now: Date, skip: ReadonlySet<Phase> = new Set()): Promise<Plan> {
   const plan: Plan = {
     certDir: rootDir(spec, 'certs'),
     dirs: Object.fromEntries(ROOTS.map((r) => [r, rootDir(spec, r)])) as Record<Root, string>,
@@ -280,10 +280,10 @@ export async function makePlan(spec: ClusterSpec, disk: DiskState, now: Date): P
     plan.items.push(item);
   }
 
-  for (const entry of KUBECONFIGS) await planKubeconfig(entry);
+  if (!skip.has('kubeconfig')) for (const entry of KUBECONFIGS) await planKubeconfig(entry);
 
   const externalCAs = new Set([...caActions].filter(([, a]) => a === 'external').map(([name]) => name as CAName));
-  for (const item of flagItems({ spec, externalCAs })) {
+  for (const item of skip.has('flags') ? [] : flagItems({ spec, externalCAs })) {
     const cmp = compareGenerated(item.generated!, (rel) => file(rel, 'flags'), plan.dirs.flags);
     cmp.problems.forEach(fail);
     item.generated = cmp.writes;

@@ -95,6 +95,7 @@ etcd_hosts="[\"$BENCH_NODE_NAME\", \"localhost\", \"$BENCH_ADVERTISE_ADDRESS\", 
 
 leaf apiserver ca server kube-apiserver "$apiserver_hosts"
 leaf apiserver-kubelet-client ca client kube-apiserver-kubelet-client '[]' kubeadm:cluster-admins
+leaf kubelet-server ca server "system:node:$BENCH_NODE_NAME" "[\"$BENCH_NODE_NAME\", \"$BENCH_ADVERTISE_ADDRESS\"]" system:nodes
 leaf front-proxy-client front-proxy-ca client front-proxy-client '[]'
 leaf etcd/server etcd/ca peer "$BENCH_NODE_NAME" "$etcd_hosts"
 leaf etcd/peer etcd/ca peer "$BENCH_NODE_NAME" "$etcd_hosts"

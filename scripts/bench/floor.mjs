@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The floor for `kubepki init`: a bare node start-up plus generating the same
-// 11 key pairs (3 CAs, 7 leaves, sa) with node:crypto's async generateKeyPair,
+// 12 key pairs (3 CAs, 8 leaves, sa) with node:crypto's async generateKeyPair,
 // all started at once so they run in parallel on the libuv thread pool, each
 // exported to PEM so the work is real. Nothing is written to disk.
 //
@@ -13,7 +13,7 @@
 import { generateKeyPair } from 'node:crypto';
 import { promisify } from 'node:util';
 
-const KEYS = 11;
+const KEYS = 12;
 const algorithms = {
   'RSA-2048': ['rsa', { modulusLength: 2048 }],
   'ECDSA-P256': ['ec', { namedCurve: 'P-256' }],

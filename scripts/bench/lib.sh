@@ -31,6 +31,7 @@ bench_check_alg() {
 BENCH_LEAVES=(
   "apiserver ca server"
   "apiserver-kubelet-client ca client"
+  "kubelet-server ca server"
   "front-proxy-client front-proxy-ca client"
   "etcd/server etcd/ca both"
   "etcd/peer etcd/ca both"

@@ -51,6 +51,13 @@ extendedKeyUsage = serverAuth, clientAuth
 authorityKeyIdentifier = keyid
 subjectAltName = DNS:$BENCH_NODE_NAME, DNS:localhost, IP:$BENCH_ADVERTISE_ADDRESS, IP:127.0.0.1, IP:::1
 
+[ kubelet_server ]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth
+authorityKeyIdentifier = keyid
+subjectAltName = DNS:$BENCH_NODE_NAME, IP:$BENCH_ADVERTISE_ADDRESS
+
 [ client ]
 basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature, keyEncipherment
@@ -84,6 +91,7 @@ ca etcd/ca etcd-ca
 
 leaf apiserver ca "/CN=kube-apiserver" apiserver
 leaf apiserver-kubelet-client ca "/O=kubeadm:cluster-admins/CN=kube-apiserver-kubelet-client" client
+leaf kubelet-server ca "/O=system:nodes/CN=system:node:$BENCH_NODE_NAME" kubelet_server
 leaf front-proxy-client front-proxy-ca "/CN=front-proxy-client" client
 leaf etcd/server etcd/ca "/CN=$BENCH_NODE_NAME" etcd_server
 leaf etcd/peer etcd/ca "/CN=$BENCH_NODE_NAME" etcd_server
