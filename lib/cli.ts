@@ -85,6 +85,22 @@ await yargs(hideBin(process.argv))
     (argv) => run(async () => (await import('./commands/render.js')).runRender(argv as never)),
   )
   .command(
+    'certs <command>',
+    'Day-2 certificate commands',
+    (y) => y.command(
+      'check-expiration',
+      'When each certificate, kubeconfig and CA expires (exit 3: warn, 4: fail)',
+      (yy) => specOptions(yy)
+        .option('output', { alias: 'o', choices: ['text', 'json', 'yaml', 'prometheus'] as const, default: 'text' as const, describe: 'Output format (prometheus: node-exporter textfile format)' })
+        .option('warn-within', { type: 'string', coerce: last, describe: 'Exit 3 when anything expires within this duration (e.g. 720h, 30d)', requiresArg: true })
+        .option('fail-within', { type: 'string', coerce: last, describe: 'Exit 4 when anything expires within this duration', requiresArg: true })
+        .option('path', { type: 'string', array: true, describe: 'Also check these certificate files or folders (*.crt, *.pem, *.cer)', requiresArg: true })
+        .example('$0 certs check-expiration --warn-within 30d --fail-within 7d', 'For a cron job or a monitoring check')
+        .example('$0 certs check-expiration -o prometheus > /var/lib/node_exporter/kubepki.prom.$$ && mv ...', 'For node-exporter'),
+      (argv) => run(async () => (await import('./commands/check-expiration.js')).runCheckExpiration(argv as never)),
+    ).demandCommand(1, 'Name a certs command (check-expiration).'),
+  )
+  .command(
     'kubeconfig <command>',
     'Kubeconfig files beyond those init writes',
     (y) => y.command(

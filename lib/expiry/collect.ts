@@ -1,0 +1,123 @@
+/**
+ * What check-expiration looks at: the catalog's certificates and CAs, the
+ * kubeconfigs' embedded client certificates, and any extra paths. Reading uses
+ * Node's native X509Certificate (fast enough for tens of thousands of files,
+ * and it keeps the X.509 encoder out of this command's start-up). A file that
+ * is missing, unreadable or corrupt becomes a row that says so: never a crash.
+ */
+import { X509Certificate } from 'node:crypto';
+import { lstatSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { ClusterSpec } from '../config/spec.js';
+import { describeSystemError } from '../errors.js';
+import { parseKubeconfig } from '../kubeconfig/kubeconfig.js';
+import { KUBECONFIGS, certPath, certificatesFor, keyPath } from '../pki/catalog.js';
+
+export interface Row {
+  name: string;
+  kind: 'certificate' | 'kubeconfig' | 'ca' | 'extra';
+  path: string;
+  caName?: string;
+  externallyManaged: boolean;
+  notAfter?: Date;
+  /** Why there is no date. */
+  problem?: 'missing' | 'invalid';
+  reason?: string;
+}
+
+function firstCertificate(pem: string): X509Certificate {
+  const block = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/.exec(pem);
+  if (!block) throw new Error('holds no PEM certificate');
+  try {
+    return new X509Certificate(block[0]);
+  } catch {
+    throw new Error('holds a PEM certificate that does not parse');
+  }
+}
+
+function readRow(row: Omit<Row, 'notAfter' | 'problem' | 'reason'>, read: () => X509Certificate): Row {
+  try {
+    const cert = read();
+    const issuerCN = row.kind === 'extra' ? /^CN=(.*)$/m.exec(cert.issuer)?.[1] : undefined;
+    return { ...row, ...(issuerCN ? { caName: issuerCN } : {}), notAfter: new Date(cert.validTo) };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { ...row, problem: 'missing' };
+    return { ...row, problem: 'invalid', reason: code ? describeSystemError(e) : (e as Error).message };
+  }
+}
+
+const readRegular = (file: string) => {
+  const st = lstatSync(file);
+  if (!st.isFile()) throw new Error(st.isDirectory() ? 'is a directory' : st.isSymbolicLink() ? 'is a symbolic link' : 'is not a regular file');
+  return readFileSync(file, 'utf8');
+};
+
+/** CAs whose certificate is here without its key (kubeadm: externally managed). */
+function externalCAs(certDir: string, spec: ClusterSpec): Set<string> {
+  const out = new Set<string>();
+  for (const e of certificatesFor(spec)) {
+    if (e.ca) continue;
+    const has = (p: string) => { try { lstatSync(path.join(certDir, p)); return true; } catch { return false; } };
+    if (has(certPath(e)) && !has(keyPath(e))) out.add(e.name);
+  }
+  return out;
+}
+
+export function collectRows(spec: ClusterSpec): { certificates: Row[]; authorities: Row[] } {
+  const certDir = path.resolve(spec.certificatesDir);
+  const external = externalCAs(certDir, spec);
+  const certificates: Row[] = [];
+  const authorities: Row[] = [];
+  for (const e of certificatesFor(spec)) {
+    const file = path.join(certDir, certPath(e));
+    const caName = e.ca ?? e.name;
+    const row = readRow(
+      { name: e.name, kind: e.ca ? 'certificate' : 'ca', path: file, ...(e.ca ? { caName: e.ca } : {}), externallyManaged: external.has(caName) },
+      () => firstCertificate(readRegular(file)),
+    );
+    (e.ca ? certificates : authorities).push(row);
+  }
+  for (const k of KUBECONFIGS) {
+    const file = path.join(path.resolve(spec.kubeconfigDir), k.file);
+    certificates.push(readRow({ name: k.name, kind: 'kubeconfig', path: file, caName: 'ca', externallyManaged: external.has('ca') }, () => {
+      const kc = parseKubeconfig(readRegular(file));
+      if (kc.certPem) return firstCertificate(kc.certPem);
+      if (kc.certFile) return firstCertificate(readRegular(path.resolve(path.dirname(file), kc.certFile)));
+      throw new Error('has no client certificate for its current user');
+    }));
+  }
+  const byName = (a: Row, b: Row) => a.name.localeCompare(b.name);
+  return { certificates: certificates.sort(byName), authorities: authorities.sort(byName) };
+}
+
+const CERT_FILE = /\.(crt|pem|cer)$/;
+
+/** Rows for extra paths: files as given, folders walked for *.crt, *.pem and *.cer. */
+export function collectExtra(paths: readonly string[]): Row[] {
+  const rows: Row[] = [];
+  const visit = (file: string, explicit: boolean) => {
+    let st;
+    try {
+      st = lstatSync(file);
+    } catch (e) {
+      rows.push({ name: file, kind: 'extra', path: file, externallyManaged: false, problem: 'missing', ...((e as NodeJS.ErrnoException).code === 'ENOENT' ? {} : { problem: 'invalid' as const, reason: describeSystemError(e) }) });
+      return;
+    }
+    if (st.isDirectory()) {
+      let names: string[];
+      try {
+        names = readdirSync(file).sort();
+      } catch (e) {
+        rows.push({ name: file, kind: 'extra', path: file, externallyManaged: false, problem: 'invalid', reason: describeSystemError(e) });
+        return;
+      }
+      for (const n of names) visit(path.join(file, n), false);
+      return;
+    }
+    if (!explicit && !CERT_FILE.test(file)) return;
+    rows.push(readRow({ name: file, kind: 'extra', path: file, externallyManaged: false }, () => firstCertificate(readRegular(file))));
+  };
+  for (const p of paths) visit(path.resolve(p), true);
+  return rows;
+}
