@@ -98,7 +98,21 @@ await yargs(hideBin(process.argv))
         .example('$0 certs check-expiration --warn-within 30d --fail-within 7d', 'For a cron job or a monitoring check')
         .example('$0 certs check-expiration -o prometheus > /var/lib/node_exporter/kubepki.prom.$$ && mv ...', 'For node-exporter'),
       (argv) => run(async () => (await import('./commands/check-expiration.js')).runCheckExpiration(argv as never)),
-    ).demandCommand(1, 'Name a certs command (check-expiration).'),
+    ).command(
+      'renew <names..>',
+      'Renew certificates (catalog names, kubeconfig files, or all): same subject, SANs and usages, same CA, new key',
+      (yy) => specOptions(yy)
+        .positional('names', { type: 'string', array: true, describe: 'apiserver, etcd-server, admin.conf, ... or all' })
+        .option('keep-key', { type: 'boolean', describe: 'Keep each existing key instead of making a new one' })
+        .option('csr-only', { type: 'boolean', describe: 'Write keys and CSRs for an external CA instead (to --csr-dir)' })
+        .option('csr-dir', { type: 'string', coerce: last, describe: 'Where --csr-only writes', requiresArg: true })
+        .option('restart', { type: 'boolean', describe: 'Restart the components that read the renewed files (systemctl, or --restart-command)' })
+        .option('restart-command', { type: 'string', coerce: last, describe: 'Command run per component instead of systemctl; {component} is replaced', requiresArg: true })
+        .option('dry-run', { type: 'boolean', describe: 'Say what would be renewed, and write nothing' })
+        .example('$0 certs renew all', 'Renew everything kubepki can; prints what to restart')
+        .example('$0 certs renew etcd-server etcd-peer --restart', 'Renew two and restart etcd'),
+      (argv) => run(async () => (await import('./commands/renew.js')).runRenew(argv as never)),
+    ).demandCommand(1, 'Name a certs command (check-expiration, renew).'),
   )
   .command(
     'kubeconfig <command>',

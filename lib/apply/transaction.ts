@@ -19,7 +19,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { link, mkdir, open, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
+import { chmod, copyFile, link, mkdir, open, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { describeSystemError, UserError } from '../errors.js';
 
@@ -28,11 +28,15 @@ export interface NewFile {
   rel: string;
   data: string | Buffer;
   mode: number;
+  /** Replace the existing file (renew): it is first copied to the group's backup folder. */
+  replace?: boolean;
 }
 
 export interface FileGroup {
   dir: string;
   files: readonly NewFile[];
+  /** Where the files being replaced are copied first (same relative paths); kept after the commit. */
+  backupDir?: string;
 }
 
 interface Journal {
@@ -43,8 +47,9 @@ interface Journal {
   mode: 'tree' | 'link';
   /** tree mode: the inode of the staged tree, to recognise it once renamed into place. */
   treeIno?: number;
-  files: { rel: string; staged: string }[];
+  files: { rel: string; staged: string; replace?: boolean; ino?: number }[];
   createdDirs: string[];
+  backupDir?: string;
 }
 
 const PREFIX = '.kubepki-txn-';
@@ -140,9 +145,20 @@ async function undo(staging: string, journal: Journal, linked: readonly string[]
     for (const rel of linked) {
       const entry = journal.files.find((f) => f.rel === rel)!;
       const target = path.join(journal.dir, rel);
-      if (await sameInode(target, path.join(staging, entry.staged))) await unlink(target).catch(() => undefined);
+      if (entry.replace) {
+        // Put the copy made before the commit back, atomically, if the new file is (still) in place.
+        if (entry.ino !== undefined && (await inodeOf(target)) === entry.ino) {
+          const tmp = path.join(path.dirname(target), `.${path.basename(target)}.kubepki-restore`);
+          await copyFile(path.join(journal.backupDir!, rel), tmp);
+          await rename(tmp, target);
+        }
+      } else if (await sameInode(target, path.join(staging, entry.staged))) {
+        await unlink(target).catch(() => undefined);
+      }
     }
     for (const d of [...journal.createdDirs].reverse()) await rmdir(d).catch(() => undefined);
+    // The backup copies were made for this transaction only: nothing was replaced in the end.
+    if (journal.backupDir) await rm(journal.backupDir, { recursive: true, force: true });
   }
   await rm(staging, { recursive: true, force: true });
 }
@@ -244,9 +260,11 @@ export async function writeAllOrNothing(groups: readonly FileGroup[]): Promise<v
       const mode = existsSync(g.dir) ? 'link' : 'tree';
       const journal: Journal = {
         pid: process.pid, dir: g.dir, primary: prepared[0]?.staging ?? staging, mode,
-        files: g.files.map((f, i) => ({ rel: f.rel, staged: mode === 'tree' ? path.join('tree', f.rel) : String(i) })),
-        createdDirs: mode === 'link' ? missingDirs(g.dir, g.files.map((f) => f.rel)) : [],
+        files: g.files.map((f, i) => ({ rel: f.rel, staged: mode === 'tree' ? path.join('tree', f.rel) : String(i), ...(f.replace ? { replace: true } : {}) })),
+        createdDirs: mode === 'link' ? missingDirs(g.dir, g.files.filter((f) => !f.replace).map((f) => f.rel)) : [],
+        ...(g.backupDir ? { backupDir: path.resolve(g.backupDir) } : {}),
       };
+      if (mode === 'tree' && g.files.some((f) => f.replace)) throw new UserError(`${g.dir} does not exist: nothing to replace in it`);
       prepared.push({ group: g, dir: g.dir, staging, journal, linked: [] });
     }
     // Stage everything.
@@ -258,6 +276,13 @@ export async function writeAllOrNothing(groups: readonly FileGroup[]): Promise<v
         p.journal.treeIno = await inodeOf(tree);
       }
       await stageAll(p.group.files.map((f, i) => ({ ...f, file: path.join(p.staging, p.journal.files[i]!.staged) })));
+      for (const f of p.journal.files.filter((x) => x.replace)) {
+        f.ino = await inodeOf(path.join(p.staging, f.staged));
+        const backup = path.join(p.journal.backupDir!, f.rel);
+        await mkdir(path.dirname(backup), { recursive: true, mode: 0o700 });
+        await copyFile(path.join(p.dir, f.rel), backup);
+        await chmod(backup, 0o600);
+      }
       if (p.journal.mode === 'tree') for (const d of new Set(p.group.files.map((f) => path.dirname(path.join(p.staging, 'tree', f.rel))))) await syncDir(d);
       await writeNew(path.join(p.staging, `${JOURNAL}.tmp`), JSON.stringify(p.journal), 0o600);
       await rename(path.join(p.staging, `${JOURNAL}.tmp`), path.join(p.staging, JOURNAL));
@@ -272,7 +297,8 @@ export async function writeAllOrNothing(groups: readonly FileGroup[]): Promise<v
         } else {
           for (const d of p.journal.createdDirs) await mkdir(d, { mode: 0o755 });
           for (const f of p.journal.files) {
-            await link(path.join(p.staging, f.staged), path.join(p.dir, f.rel));
+            // rename(2) replaces a file atomically; link(2) never replaces one.
+            await (f.replace ? rename : link)(path.join(p.staging, f.staged), path.join(p.dir, f.rel));
             p.linked.push(f.rel);
             fault('commit');
           }

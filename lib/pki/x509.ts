@@ -25,6 +25,7 @@ const EKU_OID: Record<ExtKeyUsage, string> = {
   serverAuth: x509.ExtendedKeyUsage.serverAuth,
   clientAuth: x509.ExtendedKeyUsage.clientAuth,
 };
+const EKU_NAME: Record<string, string> = Object.fromEntries(Object.entries(EKU_OID).map(([name, oid]) => [oid, name]));
 const OID_CN = '2.5.4.3';
 const OID_O = '2.5.4.10';
 
@@ -118,6 +119,19 @@ export async function issueCertificate(req: IssueRequest): Promise<x509.X509Cert
   });
 }
 
+/** A PKCS#10 request for a key pair: subject and SANs (no usages: the CA applies its profile, as kubeadm's CSRs). */
+export async function createCsr(req: { subject: Subject; sans: AltNames; privateKey: KeyObject; publicKey: KeyObject; algorithm: Algorithm }): Promise<string> {
+  const [privateKey, publicKey] = await Promise.all([importPrivate(req.privateKey, req.algorithm), importPublic(req.publicKey, req.algorithm)]);
+  const sans = [...req.sans.dns.map((value) => ({ type: 'dns' as const, value })), ...req.sans.ips.map((value) => ({ type: 'ip' as const, value }))];
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+    name: new x509.Name(nameOf(req.subject)),
+    keys: { privateKey, publicKey },
+    signingAlgorithm: req.algorithm.signature,
+    extensions: sans.length ? [new x509.SubjectAlternativeNameExtension(sans)] : [],
+  });
+  return csr.toString('pem') + '\n';
+}
+
 export function toPem(cert: x509.X509Certificate): string {
   return cert.toString('pem') + '\n';
 }
@@ -166,7 +180,7 @@ export function certificateFacts(cert: x509.X509Certificate): CertificateFacts {
     subject: { cn: cn[0] ?? '', ...(o.length ? { o } : {}) },
     sans: altNames(dns, ips),
     isCA: bc?.ca ?? false,
-    extKeyUsage: (eku?.usages ?? []).map(String),
+    extKeyUsage: (eku?.usages ?? []).map((u) => EKU_NAME[String(u)] ?? String(u)),
     notBefore: cert.notBefore,
     notAfter: cert.notAfter,
     serial: cert.serialNumber,
