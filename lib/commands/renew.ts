@@ -51,6 +51,10 @@ export async function runRenew(options: RenewOptions): Promise<number> {
   const now = Date.now();
   const spec = loadSpec(options.config, options);
   const { targets, explicit } = select(renewTargets(spec), options.names);
+  // A renewal killed half-way is rolled back before anything is read.
+  if (!options.dryRun) {
+    for (const m of await recoverInterrupted([spec.certificatesDir, spec.kubeconfigDir])) process.stderr.write(`[kubepki] ${m}\n`);
+  }
   if (options.csrOnly && !options.csrDir) throw new UserError('--csr-only needs --csr-dir, the folder to write keys and CSRs to', { exitCode: 2 });
 
   // Read and check everything before making anything.
@@ -158,7 +162,6 @@ export async function runRenew(options: RenewOptions): Promise<number> {
     group.files.push(...m.files.map((f) => ({ ...f, replace: true as const })));
     byDir.set(m.target.dir, group);
   }
-  for (const m of await recoverInterrupted([...byDir.keys()])) process.stderr.write(`[kubepki] ${m}\n`);
   await writeAllOrNothing([...byDir.values()]);
   for (const m of made) log(`[renew] ${m.target.longName} renewed (${m.target.name}, serial ${m.serial}, until ${m.notAfter.toISOString()})`);
   log(`[renew] The replaced files are in ${backupRoot}`);
