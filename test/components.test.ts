@@ -319,3 +319,15 @@ test('the paths in flags come from the catalog: moving the cert dir moves every 
   t.is(api.get('--tls-private-key-file'), path.join(certs, keyPath(apiserver)));
   t.is(readFlags(path.join(root, 'fl', 'kube-scheduler.flags')).get('--kubeconfig'), path.join(root, 'kc', 'scheduler.conf'));
 });
+
+test('a relative --cert-dir gives absolute paths in flags, kubeconfig references and units', async (t) => {
+  const root = scratch(t);
+  const run = await kubepki(['init', '--cert-dir', 'pki', ...NODE, ...ALG], { cwd: root });
+  t.is(run.exitCode, 0, run.stderr);
+  for (const [flag, value] of readFlags(path.join(root, 'flags', 'kube-apiserver.flags'))) {
+    if (/file|certificate|key|authority/.test(flag)) t.true(path.isAbsolute(value), `${flag}=${value}`);
+  }
+  t.is(readFlags(path.join(root, 'flags', 'kube-apiserver.flags')).get('--client-ca-file'), path.join(root, 'pki', 'ca.crt'));
+  const printed = await kubepki(['flags', 'etcd', '--cert-dir', 'pki', ...NODE], { cwd: root });
+  t.regex(printed.stdout, new RegExp(`^--cert-file=${path.join(root, 'pki', 'etcd', 'server.crt')}$`, 'm'));
+});

@@ -318,13 +318,14 @@ export function resolveSpec(input: ClusterInput): ClusterSpec {
     ...etcdDefaults,
     ...Object.fromEntries(Object.entries(m).filter(([, value]) => value !== undefined)),
     address: canonicalIP(m.address)!,
-  }) as EtcdMember);
+  }) as EtcdMember).map((m) => ({ ...m, dataDir: path.resolve(m.dataDir) }));
   checkMembers(members, nodeName, canonicalIP(advertiseAddress)!);
-  const certificatesDir = input.certificatesDir ?? DEFAULTS.certificatesDir;
+  // Directories are absolute from here on: they end up in flags and kubeconfigs read from anywhere.
+  const certificatesDir = path.resolve(input.certificatesDir ?? DEFAULTS.certificatesDir);
   // kubeadm's layout: kubeconfigs in the cert dir's parent (/etc/kubernetes), flag files beside them.
-  const kubeconfigDir = input.kubeconfigDir ?? path.dirname(path.resolve(certificatesDir));
+  const kubeconfigDir = path.resolve(input.kubeconfigDir ?? path.dirname(certificatesDir));
   const serviceSubnets = (input.serviceSubnet ?? DEFAULTS.serviceSubnet).split(',').map((s) => parseCidr(s.trim())!.text);
-  const flagsDir = input.flagsDir ?? path.join(kubeconfigDir, 'flags');
+  const flagsDir = path.resolve(input.flagsDir ?? path.join(kubeconfigDir, 'flags'));
   // Relative paths resolve against the working folder, which may hold characters flags cannot carry.
   for (const [what, dir] of [['cert dir', certificatesDir], ['kubeconfig dir', kubeconfigDir], ['flags dir', flagsDir], ...members.map((m) => [`etcd data dir of ${m.name}`, m.dataDir])] as const) {
     const complaint = rules.path(path.resolve(dir));

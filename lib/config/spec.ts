@@ -30,6 +30,7 @@ export interface ClusterSpec {
   kubeconfigDir: string;
   /** Where component flag files live; by default <kubeconfigDir>/flags. */
   flagsDir: string;
+  /** Absolute, as are all directories of a resolved spec. */
   certificatesDir: string;
   encryptionAlgorithm: AlgorithmName;
   /** Leaf validity, milliseconds. */
