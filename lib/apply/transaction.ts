@@ -30,6 +30,11 @@ export interface NewFile {
   mode: number;
   /** Replace the existing file (renew): it is first copied to the group's backup folder. */
   replace?: boolean;
+  /**
+   * Files of one step (a certificate and its key) are committed by consecutive
+   * system calls with nothing in between: the test hook never stops a run inside a step.
+   */
+  step?: string;
 }
 
 export interface FileGroup {
@@ -47,7 +52,7 @@ interface Journal {
   mode: 'tree' | 'link';
   /** tree mode: the inode of the staged tree, to recognise it once renamed into place. */
   treeIno?: number;
-  files: { rel: string; staged: string; replace?: boolean; ino?: number }[];
+  files: { rel: string; staged: string; replace?: boolean; ino?: number; step?: string }[];
   createdDirs: string[];
   backupDir?: string;
 }
@@ -260,7 +265,9 @@ export async function writeAllOrNothing(groups: readonly FileGroup[]): Promise<v
       const mode = existsSync(g.dir) ? 'link' : 'tree';
       const journal: Journal = {
         pid: process.pid, dir: g.dir, primary: prepared[0]?.staging ?? staging, mode,
-        files: g.files.map((f, i) => ({ rel: f.rel, staged: mode === 'tree' ? path.join('tree', f.rel) : String(i), ...(f.replace ? { replace: true } : {}) })),
+        files: g.files.map((f, i) => ({
+          rel: f.rel, staged: mode === 'tree' ? path.join('tree', f.rel) : String(i), ...(f.replace ? { replace: true } : {}), ...(f.step ? { step: f.step } : {}),
+        })),
         createdDirs: mode === 'link' ? missingDirs(g.dir, g.files.filter((f) => !f.replace).map((f) => f.rel)) : [],
         ...(g.backupDir ? { backupDir: path.resolve(g.backupDir) } : {}),
       };
@@ -296,11 +303,12 @@ export async function writeAllOrNothing(groups: readonly FileGroup[]): Promise<v
           fault('commit');
         } else {
           for (const d of p.journal.createdDirs) await mkdir(d, { mode: 0o755 });
-          for (const f of p.journal.files) {
+          const files = p.journal.files;
+          for (const [i, f] of files.entries()) {
             // rename(2) replaces a file atomically; link(2) never replaces one.
             await (f.replace ? rename : link)(path.join(p.staging, f.staged), path.join(p.dir, f.rel));
             p.linked.push(f.rel);
-            fault('commit');
+            if (f.step === undefined || files[i + 1]?.step !== f.step) fault('commit');
           }
           for (const d of new Set(p.journal.files.map((f) => path.dirname(path.join(p.dir, f.rel))))) await syncDir(d);
         }

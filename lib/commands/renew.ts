@@ -156,10 +156,11 @@ export async function runRenew(options: RenewOptions): Promise<number> {
     log(`Old files would be copied to ${backupRoot}`);
     return 0;
   }
-  const byDir = new Map<string, FileGroup & { files: { rel: string; data: string; mode: number; replace: true }[] }>();
+  const byDir = new Map<string, FileGroup & { files: { rel: string; data: string; mode: number; replace: true; step: string }[] }>();
   for (const m of made) {
     const group = byDir.get(m.target.dir) ?? { dir: m.target.dir, files: [], backupDir: m.target.dir === certDir && certDir !== path.resolve(spec.kubeconfigDir) ? path.join(backupRoot, path.basename(certDir)) : backupRoot };
-    group.files.push(...m.files.map((f) => ({ ...f, replace: true as const })));
+    // A certificate and its key switch in one step (two consecutive renames).
+    group.files.push(...m.files.map((f) => ({ ...f, replace: true as const, step: m.target.name })));
     byDir.set(m.target.dir, group);
   }
   await writeAllOrNothing([...byDir.values()]);
