@@ -74,8 +74,32 @@ await yargs(hideBin(process.argv))
     (argv) => run(async () => (await import('./commands/flags.js')).runFlags(argv as never)),
   )
   .command(
+    'token <command>',
+    'Credentials for kubelet TLS bootstrap',
+    (y) => y.command(
+      'create',
+      'Make a bootstrap token and write its kube-system Secret manifest; prints the token',
+      (yy) => specOptions(yy)
+        .option('ttl', { type: 'string', coerce: last, default: '24h', describe: 'How long the token is valid (0: forever)', requiresArg: true })
+        .option('usages', { type: 'string', array: true, describe: 'signing, authentication [default: both]', requiresArg: true })
+        .option('groups', { type: 'string', array: true, describe: 'Extra groups [default: system:bootstrappers:kubeadm:default-node-token]', requiresArg: true })
+        .option('description', { type: 'string', coerce: last, requiresArg: true })
+        .option('out-dir', { type: 'string', coerce: last, describe: 'Where the Secret manifest goes [default: <kubeconfig-dir>/bootstrap]', requiresArg: true }),
+      (argv) => run(async () => (await import('./commands/token.js')).runTokenCreate(argv as never)),
+    ).command(
+      'file',
+      'Write a static token auth file (token,user,uid,"groups") for kube-apiserver --token-auth-file',
+      (yy) => specOptions(yy)
+        .option('out', { type: 'string', coerce: last, describe: 'The file [default: bootstrap.tokenAuthFile, <cert-dir>/tokens.csv]', requiresArg: true })
+        .option('user', { type: 'string', coerce: last, default: 'kubelet-bootstrap', requiresArg: true })
+        .option('uid', { type: 'string', coerce: last, default: '10001', requiresArg: true })
+        .option('group', { type: 'string', array: true, describe: 'Groups [default: system:bootstrappers]', requiresArg: true }),
+      (argv) => run(async () => (await import('./commands/token.js')).runTokenFile(argv as never)),
+    ).demandCommand(1, 'Name a token command (create, file).'),
+  )
+  .command(
     'render <what>',
-    'Write systemd units for every component, each reading the flag file init wrote (what: systemd)',
+    'Write systemd units for every component, each reading the flag file init wrote (systemd), or the kubelet bootstrap RBAC manifests (rbac)',
     (y) => specOptions(y)
       .positional('what', { type: 'string', describe: 'systemd', demandOption: true })
       .option('templates', { type: 'string', describe: 'A folder of unit templates (<component>.service) replacing the shipped ones', requiresArg: true })
@@ -127,7 +151,14 @@ await yargs(hideBin(process.argv))
         .option('out', { type: 'string', describe: 'The file to write [default: <kubeconfig-dir>/<name>.conf]; "-" prints it', requiresArg: true })
         .example('$0 kubeconfig user --name alice --org developers', 'alice.conf in the kubeconfig dir'),
       (argv) => run(async () => (await import('./commands/kubeconfig-user.js')).runKubeconfigUser(argv as never)),
-    ).demandCommand(1, 'Name a kubeconfig command (user).'),
+    ).command(
+      'bootstrap',
+      "Write a node's bootstrap kubeconfig (server, CA, token) for kubelet TLS bootstrap",
+      (yy) => specOptions(yy)
+        .option('token', { type: 'string', coerce: last, demandOption: true, describe: 'A bootstrap token (kubepki token create)', requiresArg: true })
+        .option('out', { type: 'string', coerce: last, describe: 'The file [default: <kubeconfig-dir>/bootstrap-kubelet.conf]; "-" prints it', requiresArg: true }),
+      (argv) => run(async () => (await import('./commands/bootstrap-kubeconfig.js')).runBootstrapKubeconfig(argv as never)),
+    ).demandCommand(1, 'Name a kubeconfig command (user, bootstrap).'),
   )
   .demandCommand(1, 'Name a command.')
   .recommendCommands()

@@ -1,6 +1,8 @@
 /** kubepki render systemd: unit files for every component, each using its flag file. */
 import path from 'node:path';
+import { stringify } from 'yaml';
 import { writeAllOrNothing } from '../apply/transaction.js';
+import { bootstrapRbac } from '../bootstrap/rbac.js';
 import { renderUnits } from '../components/units.js';
 import { loadSpec, type OverrideFlag } from '../config/load.js';
 import { UserError } from '../errors.js';
@@ -17,9 +19,11 @@ export interface RenderOptions extends Partial<Record<OverrideFlag, unknown>> {
 }
 
 export async function runRender(options: RenderOptions): Promise<number> {
-  if (options.what !== 'systemd') throw new UserError(`kubepki renders "systemd" units; "${options.what}" is not known`, { exitCode: 2 });
+  if (options.what !== 'systemd' && options.what !== 'rbac') throw new UserError(`kubepki renders "systemd" units or "rbac" manifests; "${options.what}" is not known`, { exitCode: 2 });
   const spec = await loadSpec(options.config, options);
-  const units = renderUnits({ spec, binDir: path.resolve(options.binDir), ...(options.templates ? { templatesDir: path.resolve(options.templates) } : {}) });
+  const units = options.what === 'rbac'
+    ? [{ rel: 'kubelet-bootstrap-rbac.yaml', data: bootstrapRbac().map((o) => stringify(o)).join('---\n') }]
+    : renderUnits({ spec, binDir: path.resolve(options.binDir), ...(options.templates ? { templatesDir: path.resolve(options.templates) } : {}) });
   const out = path.resolve(options.out);
   const disk = inspectDirs({ out }, units.map((u) => ({ root: 'out', rel: u.rel })));
   const cmp = compareGenerated(units, (rel) => disk.files.get(`out:${rel}`)!, out);
@@ -33,8 +37,9 @@ export async function runRender(options: RenderOptions): Promise<number> {
   const { recoverInterrupted } = await import('../apply/transaction.js');
   for (const m of await recoverInterrupted([out])) process.stderr.write(`[kubepki] ${m}\n`);
   await writeAllOrNothing([{ dir: out, files: cmp.writes.map((w) => ({ ...w, mode: 0o644 })) }]);
-  for (const w of cmp.writes) process.stdout.write(`[systemd] Writing ${path.join(out, w.rel)}\n`);
-  for (const k of cmp.keeps) process.stdout.write(`[systemd] Using existing ${path.join(out, k)}\n`);
-  if (cmp.writes.length) process.stdout.write('[systemd] Run "systemctl daemon-reload" to load them.\n');
+  const tag = `[${options.what}]`;
+  for (const w of cmp.writes) process.stdout.write(`${tag} Writing ${path.join(out, w.rel)}\n`);
+  for (const k of cmp.keeps) process.stdout.write(`${tag} Using existing ${path.join(out, k)}\n`);
+  if (cmp.writes.length) process.stdout.write(options.what === 'systemd' ? '[systemd] Run "systemctl daemon-reload" to load them.\n' : `[rbac] Apply with: kubectl apply -f ${out}\n`);
   return 0;
 }

@@ -94,6 +94,9 @@ function settings(component: ServiceComponent, ctx: FlagContext): Flag[] {
         ['--requestheader-group-headers', 'X-Remote-Group'],
         ['--requestheader-extra-headers-prefix', 'X-Remote-Extra-'],
         ['--service-account-issuer', `https://kubernetes.default.svc.${spec.dnsDomain}`],
+        // How kubelets authenticate for their first certificate (kubelet TLS bootstrap).
+        ...(spec.bootstrap.method === 'bootstrap-token' ? [['--enable-bootstrap-token-auth', 'true'] as const] : []),
+        ...(spec.bootstrap.method === 'token-file' ? [['--token-auth-file', spec.bootstrap.tokenAuthFile] as const] : []),
         ...(spec.etcd.external ? [] : [['--etcd-servers', etcdEndpoints(spec).join(',')] as const]),
       ];
     case 'kube-controller-manager':

@@ -38,6 +38,8 @@ export interface ClusterInput {
   etcdMembers?: { name: string; address: string; clientPort?: number; peerPort?: number; dataDir?: string }[];
   kubeconfigDir?: string;
   flagsDir?: string;
+  bootstrapMethod?: 'bootstrap-token' | 'token-file' | 'none';
+  tokenAuthFile?: string;
   certificatesDir?: string;
   encryptionAlgorithm?: string;
   certificateValidity?: string;
@@ -191,6 +193,7 @@ export function readConfigFile(file: string): ClusterInput {
   input.certificatesDir = resolve(input.certificatesDir);
   input.kubeconfigDir = resolve(input.kubeconfigDir);
   input.flagsDir = resolve(input.flagsDir);
+  input.tokenAuthFile = resolve(input.tokenAuthFile);
   input.etcdDataDir = resolve(input.etcdDataDir);
   for (const m of input.etcdMembers ?? []) m.dataDir = resolve(m.dataDir);
   return input;
@@ -215,6 +218,8 @@ function fromKubepki(c: KubepkiCluster): ClusterInput {
     etcdMembers: c.etcd?.members,
     kubeconfigDir: c.kubeconfigDir,
     flagsDir: c.flagsDir,
+    bootstrapMethod: c.bootstrap?.method,
+    tokenAuthFile: c.bootstrap?.tokenAuthFile,
     certificatesDir: c.certificates?.dir,
     encryptionAlgorithm: c.certificates?.encryptionAlgorithm,
     certificateValidity: c.certificates?.validity,
@@ -348,6 +353,10 @@ export function resolveSpec(input: ClusterInput): ClusterSpec {
     },
     kubeconfigDir,
     flagsDir,
+    bootstrap: {
+      method: input.bootstrapMethod ?? 'bootstrap-token',
+      tokenAuthFile: path.resolve(input.tokenAuthFile ?? path.join(certificatesDir, 'tokens.csv')),
+    },
     certificatesDir,
     encryptionAlgorithm: (input.encryptionAlgorithm ?? DEFAULT_ALGORITHM) as AlgorithmName,
     certificateValidity: input.certificateValidity ? parseDuration(input.certificateValidity)! : DEFAULTS.certificateValidity,

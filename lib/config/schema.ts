@@ -79,6 +79,10 @@ export const kubepkiCluster = strict({
   })),
   kubeconfigDir: v.optional(checked('path')),
   flagsDir: v.optional(checked('path')),
+  bootstrap: v.optional(strict({
+    method: v.optional(v.picklist(['bootstrap-token', 'token-file', 'none'])),
+    tokenAuthFile: v.optional(checked('path')),
+  })),
   certificates: v.optional(strict({
     dir: v.optional(checked('path')),
     encryptionAlgorithm: v.optional(checked('algorithm')),

@@ -30,6 +30,8 @@ export interface ClusterSpec {
   kubeconfigDir: string;
   /** Where component flag files live; by default <kubeconfigDir>/flags. */
   flagsDir: string;
+  /** How kubelets authenticate to ask for their first certificate (kubelet TLS bootstrap). */
+  bootstrap: { method: 'bootstrap-token' | 'token-file' | 'none'; tokenAuthFile: string };
   /** Absolute, as are all directories of a resolved spec. */
   certificatesDir: string;
   encryptionAlgorithm: AlgorithmName;
