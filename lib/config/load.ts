@@ -17,7 +17,7 @@ import {
   KUBEADM_API_VERSIONS, KUBEADM_IGNORED_KINDS, KUBEPKI_API_VERSION, UNKNOWN_FIELD, kubeadm, kubepkiCluster,
   type KubeadmCluster, type KubeadmInit, type KubeadmVersion, type KubepkiCluster,
 } from './schema.js';
-import { DEFAULTS, type ClusterSpec, type EtcdMember } from './spec.js';
+import { DEFAULTS, type ClusterSpec, type EtcdMember, type NodeSpec } from './spec.js';
 
 /** What a description says, before defaults: every field optional, values validated. */
 export interface ClusterInput {
@@ -38,6 +38,7 @@ export interface ClusterInput {
   etcdMembers?: { name: string; address: string; clientPort?: number; peerPort?: number; dataDir?: string }[];
   kubeconfigDir?: string;
   flagsDir?: string;
+  nodes?: { name: string; addresses: string[]; role?: 'control-plane' | 'worker' }[];
   bootstrapMethod?: 'bootstrap-token' | 'token-file' | 'none';
   tokenAuthFile?: string;
   certificatesDir?: string;
@@ -218,6 +219,7 @@ function fromKubepki(c: KubepkiCluster): ClusterInput {
     etcdMembers: c.etcd?.members,
     kubeconfigDir: c.kubeconfigDir,
     flagsDir: c.flagsDir,
+    nodes: c.nodes,
     bootstrapMethod: c.bootstrap?.method,
     tokenAuthFile: c.bootstrap?.tokenAuthFile,
     certificatesDir: c.certificates?.dir,
@@ -284,6 +286,25 @@ function detectAdvertiseAddress(): string | undefined {
   return pick?.address;
 }
 
+/** The node inventory: names and addresses belong to one node each. */
+function checkNodes(nodes: readonly NodeSpec[]): void {
+  const names = new Map<string, number>();
+  const owners = new Map<string, string>();
+  const problems: string[] = [];
+  nodes.forEach((n, i) => {
+    if (names.has(n.name)) problems.push(`nodes[${i}]: the name ${n.name} is already used by nodes[${names.get(n.name)}]`);
+    names.set(n.name, i);
+    for (const a of new Set(n.addresses)) {
+      const other = owners.get(a);
+      if (other !== undefined && other !== n.name) problems.push(`nodes[${i}] (${n.name}): the address ${a} is also given to ${other}`);
+      owners.set(a, n.name);
+    }
+  });
+  if (problems.length) {
+    throw new UserError(problems.length === 1 ? problems[0]! : `${problems.length} problems in the node inventory:`, { details: problems.length === 1 ? [] : problems });
+  }
+}
+
 /** Members must have distinct names and endpoints, and this node must be one of them. */
 function checkMembers(members: readonly EtcdMember[], nodeName: string, advertiseAddress: string): void {
   const seen = new Map<string, string>();
@@ -336,10 +357,14 @@ export function resolveSpec(input: ClusterInput): ClusterSpec {
     const complaint = rules.path(path.resolve(dir));
     if (complaint) throw new UserError(`the ${what} ${JSON.stringify(path.resolve(dir))} ${complaint}; choose another`);
   }
+  const nodes = (input.nodes ?? []).map((n) => ({ name: n.name, addresses: n.addresses.map((a) => canonicalIP(a)!), role: n.role ?? 'worker' as const }));
+  checkNodes(nodes);
   return {
     clusterName: input.clusterName ?? DEFAULTS.clusterName,
     nodeName,
     advertiseAddress: canonicalIP(advertiseAddress)!,
+    nodeAddresses: [canonicalIP(advertiseAddress)!],
+    nodes,
     bindPort: input.bindPort ?? DEFAULTS.bindPort,
     ...(input.controlPlaneEndpoint ? { controlPlaneEndpoint: input.controlPlaneEndpoint } : {}),
     serviceSubnets,

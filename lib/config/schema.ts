@@ -79,6 +79,11 @@ export const kubepkiCluster = strict({
   })),
   kubeconfigDir: v.optional(checked('path')),
   flagsDir: v.optional(checked('path')),
+  nodes: v.optional(v.array(strict({
+    name: checked('nodeName'),
+    addresses: v.pipe(v.array(checked('advertiseAddress')), v.minLength(1, 'lists no address')),
+    role: v.optional(v.picklist(['control-plane', 'worker'])),
+  }))),
   bootstrap: v.optional(strict({
     method: v.optional(v.picklist(['bootstrap-token', 'token-file', 'none'])),
     tokenAuthFile: v.optional(checked('path')),

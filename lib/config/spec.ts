@@ -11,6 +11,10 @@ export interface ClusterSpec {
   nodeName: string;
   /** The address the API server and etcd advertise on this node. */
   advertiseAddress: string;
+  /** All of this node's addresses, the advertise address first: SANs of its serving certificates. */
+  nodeAddresses: string[];
+  /** Other nodes of the cluster (kubepki nodes issue). */
+  nodes: NodeSpec[];
   bindPort: number;
   /** "host" or "host:port"; empty when the cluster has none. */
   controlPlaneEndpoint?: string;
@@ -39,6 +43,12 @@ export interface ClusterSpec {
   certificateValidity: number;
   /** CA validity, milliseconds. */
   caCertificateValidity: number;
+}
+
+export interface NodeSpec {
+  name: string;
+  addresses: string[];
+  role: 'control-plane' | 'worker';
 }
 
 export interface EtcdMember {

@@ -120,7 +120,7 @@ export function serviceVIPs(spec: ClusterSpec): string[] {
 
 function apiServerSANs(spec: ClusterSpec): AltNames {
   const dns = [spec.nodeName, 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', `kubernetes.default.svc.${spec.dnsDomain}`];
-  const ips = [...serviceVIPs(spec), spec.advertiseAddress];
+  const ips = [...serviceVIPs(spec), ...spec.nodeAddresses];
   if (spec.controlPlaneEndpoint) {
     const { host } = splitHostPort(spec.controlPlaneEndpoint)!;
     (canonicalIP(host) !== undefined ? ips : dns).push(host);
@@ -130,7 +130,7 @@ function apiServerSANs(spec: ClusterSpec): AltNames {
 
 function etcdSANs(extra: (spec: ClusterSpec) => readonly string[]) {
   return (spec: ClusterSpec): AltNames =>
-    withExtra(altNames([spec.nodeName, 'localhost'], [spec.advertiseAddress, '127.0.0.1', '::1']), extra(spec));
+    withExtra(altNames([spec.nodeName, 'localhost'], [...spec.nodeAddresses, '127.0.0.1', '::1']), extra(spec));
 }
 
 export const CERTIFICATES: readonly CertEntry[] = [
@@ -186,7 +186,7 @@ export const CERTIFICATES: readonly CertEntry[] = [
     longName: "certificate for serving the kubelet's API, verified by the API server",
     // The identity a kubelet-serving CSR would carry (kubernetes.io/kubelet-serving).
     subject: (spec) => ({ cn: `system:node:${spec.nodeName}`, o: ['system:nodes'] }),
-    sans: (spec) => altNames([spec.nodeName], [spec.advertiseAddress]),
+    sans: (spec) => altNames([spec.nodeName], spec.nodeAddresses),
     consumers: [
       { component: 'kubelet', setting: 'tlsCertFile', file: 'cert' },
       { component: 'kubelet', setting: 'tlsPrivateKeyFile', file: 'key' },

@@ -21,6 +21,7 @@ import {
 import { parsePrivateKeyPem, parsePublicKeyPem, spkiDer } from '../pki/keys.js';
 import { certificateFacts, isSignedBy, parseCertificatePem, type CertificateFacts, type Signer, type X509Certificate } from '../pki/x509.js';
 import { compareGenerated, type GeneratedFile } from './generated.js';
+import { fmtSubject, leafProblem, sameSubject } from './leaf.js';
 import type { DiskState, FileState } from './inspect.js';
 import { ROOTS, rootDir, type Phase, type Root } from './paths.js';
 
@@ -58,19 +59,6 @@ export interface Plan {
   signers: Map<string, Signer>;
   /** Existing keys reused as they are (sa.key whose sa.pub is recreated). */
   existingKeys: Map<string, KeyObject>;
-}
-
-const sameSubject = (a: Subject, b: Subject) => a.cn === b.cn && (a.o ?? []).join('\n') === (b.o ?? []).join('\n');
-const fmtSubject = (s: Subject) => [...(s.o ?? []).map((o) => `O=${o}`), `CN=${s.cn}`].join(', ');
-
-function sanDifference(want: AltNames, have: AltNames): string | undefined {
-  const w = [...want.dns.map((d) => `DNS:${d}`), ...want.ips.map((i) => `IP:${i}`)];
-  const h = [...have.dns.map((d) => `DNS:${d}`), ...have.ips.map((i) => `IP:${i}`)];
-  const missing = w.filter((x) => !h.includes(x));
-  const extra = h.filter((x) => !w.includes(x));
-  if (!missing.length && !extra.length) return undefined;
-  return [missing.length ? `lacks ${missing.join(', ')}` : '', extra.length ? `has ${extra.join(', ')} not in the description` : '']
-    .filter(Boolean).join('; ');
 }
 
 function describeState(rel: string, st: FileState): string | undefined {
@@ -203,16 +191,9 @@ export async function makePlan(spec: ClusterSpec, disk: DiskState, now: Date, sk
         fail(`${crt} exists but its CA (${caName}) is to be created, so it cannot have signed it; move ${crt} and ${key} away, or restore the CA`);
         continue;
       }
-      if (!(await isSignedBy(have.cert, caCert))) {
-        fail(`${crt} is not signed by ${caName} (${certPath(caEntry(caName))}); move ${crt} and ${key} away to have them re-created, or restore the matching CA`);
-        continue;
-      }
-      const diffs: string[] = [];
-      if (!sameSubject(have.facts!.subject, subject)) diffs.push(`subject is ${fmtSubject(have.facts!.subject)}, the description wants ${fmtSubject(subject)}`);
-      const sanDiff = sanDifference(sans, have.facts!.sans);
-      if (sanDiff) diffs.push(`SANs: ${sanDiff}`);
-      if (diffs.length) {
-        fail(`${crt} does not match the cluster description: ${diffs.join('; ')}. To change it on purpose, move ${crt} and ${key} away and run again to have them re-created`);
+      const problem = await leafProblem({ crt, key, cert: have.cert, subject, sans, ca: caCert, caName, caFile: certPath(caEntry(caName)) });
+      if (problem) {
+        fail(problem);
         continue;
       }
       item.action = 'keep';

@@ -1,0 +1,33 @@
+/** Whether an existing certificate is still the one a description asks for. */
+import type { AltNames, Subject } from '../pki/catalog.js';
+import { certificateFacts, isSignedBy, type X509Certificate } from '../pki/x509.js';
+
+export const sameSubject = (a: Subject, b: Subject) => a.cn === b.cn && (a.o ?? []).join('\n') === (b.o ?? []).join('\n');
+export const fmtSubject = (s: Subject) => [...(s.o ?? []).map((o) => `O=${o}`), `CN=${s.cn}`].join(', ');
+
+export function sanDifference(want: AltNames, have: AltNames): string | undefined {
+  const w = [...want.dns.map((d) => `DNS:${d}`), ...want.ips.map((i) => `IP:${i}`)];
+  const h = [...have.dns.map((d) => `DNS:${d}`), ...have.ips.map((i) => `IP:${i}`)];
+  const missing = w.filter((x) => !h.includes(x));
+  const extra = h.filter((x) => !w.includes(x));
+  if (!missing.length && !extra.length) return undefined;
+  return [missing.length ? `lacks ${missing.join(', ')}` : '', extra.length ? `has ${extra.join(', ')} not in the description` : '']
+    .filter(Boolean).join('; ');
+}
+
+/**
+ * The problem with keeping `cert` (at `crt`, with its key at `key`) as the
+ * certificate for `subject` and `sans` signed by `ca`, or undefined when it can be kept.
+ */
+export async function leafProblem(o: { crt: string; key: string; cert: X509Certificate; subject: Subject; sans: AltNames; ca: X509Certificate; caName: string; caFile: string }): Promise<string | undefined> {
+  if (!(await isSignedBy(o.cert, o.ca))) {
+    return `${o.crt} is not signed by ${o.caName} (${o.caFile}); move ${o.crt} and ${o.key} away to have them re-created, or restore the matching CA`;
+  }
+  const facts = certificateFacts(o.cert);
+  const diffs: string[] = [];
+  if (!sameSubject(facts.subject, o.subject)) diffs.push(`subject is ${fmtSubject(facts.subject)}, the description wants ${fmtSubject(o.subject)}`);
+  const sanDiff = sanDifference(o.sans, facts.sans);
+  if (sanDiff) diffs.push(`SANs: ${sanDiff}`);
+  if (diffs.length) return `${o.crt} does not match the cluster description: ${diffs.join('; ')}. To change it on purpose, move ${o.crt} and ${o.key} away and run again to have them re-created`;
+  return undefined;
+}
