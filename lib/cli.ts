@@ -74,6 +74,19 @@ await yargs(hideBin(process.argv))
     (argv) => run(async () => (await import('./commands/flags.js')).runFlags(argv as never)),
   )
   .command(
+    'nodes <command>',
+    'Certificates for the nodes of the inventory',
+    (y) => y.command(
+      'issue',
+      'Write a bundle per node (nodes/NAME/): kubelet.conf, kubelet serving certificate, and for control-plane nodes apiserver and etcd certificates',
+      (yy) => specOptions(yy)
+        .option('out-dir', { type: 'string', coerce: last, describe: 'Where the bundles go [default: <kubeconfig-dir>/nodes]', requiresArg: true })
+        .option('only', { type: 'string', array: true, describe: 'Only these nodes (names, comma-separated or repeated)', requiresArg: true })
+        .option('concurrency', { type: 'number', coerce: last, default: 32, describe: 'Nodes made at once', requiresArg: true }),
+      (argv) => run(async () => (await import('./commands/nodes.js')).runNodesIssue(argv as never)),
+    ).demandCommand(1, 'Name a nodes command (issue).'),
+  )
+  .command(
     'token <command>',
     'Credentials for kubelet TLS bootstrap',
     (y) => y.command(

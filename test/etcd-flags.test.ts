@@ -14,154 +14,28 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { kubepki, scratch } from './helpers/cli.js';
+import { scratch } from './helpers/cli.js';
+import { etcdctl, getFlag } from './helpers/etcd.js';
 import {
-  EtcdStartError, etcdctl, getFlag, startEtcdClusterFromArgs,
-  type EtcdCluster, type EtcdctlResult, type EtcdMemberSpec,
-} from './helpers/etcd.js';
-import { freePorts, LOOPBACK } from './helpers/ports.js';
+  describe, NAMES, readEnvFile, readFlagsFile, startHaEtcd,
+  type HaNode, type ReadEnvFileOptions,
+} from './helpers/ha-etcd.js';
+import { LOOPBACK } from './helpers/ports.js';
 
-const NAMES = ['m0', 'm1', 'm2'] as const;
+// The set-up (init on m0, shared files copied to m1 and m2, their init, start
+// with a retry on a taken port) is in helpers/ha-etcd.ts; this test asks for
+// every check it offers.
 
-/** What an operator copies from the first control plane to the others (kubeadm's "shared certificates"). */
-const SHARED_FILES = [
-  'ca.crt', 'ca.key',
-  'front-proxy-ca.crt', 'front-proxy-ca.key',
-  'etcd/ca.crt', 'etcd/ca.key',
-  'sa.key', 'sa.pub',
-] as const;
-
-/** Start-up bound for the cluster (the harness polls `endpoint health` until then). */
-const START_TIMEOUT_MS = 20_000;
-/** Whole attempts (fresh ports, config and init) when a chosen port was taken before etcd bound it. */
-const ATTEMPTS = 2;
-
-interface Node {
-  name: string;
-  root: string;
-  pki: string;
-  flagsDir: string;
-  dataDir: string;
-  clientPort: number;
-  peerPort: number;
-  clientUrl: string;
-  peerUrl: string;
-  logFile: string;
-}
-
-// ---------------------------------------------------------------------------
-// the files kubepki writes
-
-/** etcd.flags: one `--flag=value` per line, taken verbatim as an argv. */
-function readFlagsFile(t: ExecutionContext, file: string): string[] {
-  const lines = readFileSync(file, 'utf8').split('\n');
-  t.is(lines.pop(), '', `${file} ends with a newline`);
-  for (const line of lines) t.regex(line, /^--[a-z0-9][a-z0-9-]*=/, `${file}: not a --flag=value line: ${JSON.stringify(line)}`);
-  return lines;
-}
-
-/** A systemd EnvironmentFile of `KEY="value"` lines (comments and blank lines allowed), unquoted. */
-function readEnvFile(t: ExecutionContext, file: string): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    if (line.trim() === '' || line.startsWith('#')) continue;
-    const m = /^([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"$/.exec(line);
-    if (!m) {
-      t.fail(`${file}: not a KEY="value" line: ${JSON.stringify(line)}`);
-      continue;
-    }
-    t.false(m[1]! in env, `${file}: ${m[1]} set twice`);
-    env[m[1]!] = m[2]!.replace(/\\(.)/g, '$1');
-  }
-  return env;
-}
-
-// ---------------------------------------------------------------------------
-// set-up
-
-function writeConfig(root: string, nodes: readonly Node[]): string {
-  const file = path.join(root, 'kubepki.yaml');
-  const members = nodes.map(
-    (n) => `    - { name: ${n.name}, address: ${LOOPBACK}, clientPort: ${n.clientPort}, peerPort: ${n.peerPort}, dataDir: ${JSON.stringify(n.dataDir)} }`,
-  );
-  writeFileSync(file, [
-    'apiVersion: kubepki.dev/v1alpha1',
-    'kind: Cluster',
-    `node: { advertiseAddress: ${LOOPBACK} }`,
-    'etcd:',
-    '  members:',
-    ...members,
-    'certificates: { encryptionAlgorithm: ECDSA-P256 }',
-    '',
-  ].join('\n'));
-  return file;
-}
-
-async function init(t: ExecutionContext, config: string, n: Node): Promise<void> {
-  const r = await kubepki([
-    'init', '--config', config, '--node-name', n.name,
-    '--cert-dir', n.pki, '--kubeconfig-dir', n.root, '--flags-dir', n.flagsDir,
-  ]);
-  if (r.exitCode !== 0) t.log(`init ${n.name}:\n${r.stdout}\n${r.stderr}`);
-  t.is(r.exitCode, 0, `kubepki init for ${n.name} exits 0: ${r.stderr}`);
-}
-
-/** Copies m0's shared CA and service-account files to another node, modes kept. */
-function copyShared(t: ExecutionContext, from: Node, to: Node): void {
-  for (const rel of SHARED_FILES) {
-    const src = path.join(from.pki, rel);
-    const dst = path.join(to.pki, rel);
-    mkdirSync(path.dirname(dst), { recursive: true, mode: 0o755 });
-    copyFileSync(src, dst);
-    chmodSync(dst, statSync(src).mode & 0o777);
-    if (rel.endsWith('.key')) t.is(statSync(dst).mode & 0o777, 0o600, `${dst} is 0600`);
-  }
-}
-
-/** Allocates ports, writes the config and runs the three `init`s under `root`. */
-async function prepare(t: ExecutionContext, root: string): Promise<Node[]> {
-  const ports = await freePorts(NAMES.length * 2);
-  const nodes = NAMES.map((name, i): Node => {
-    const nodeRoot = path.join(root, name);
-    const clientPort = ports[2 * i]!;
-    const peerPort = ports[2 * i + 1]!;
-    return {
-      name,
-      root: nodeRoot,
-      pki: path.join(nodeRoot, 'pki'),
-      flagsDir: path.join(nodeRoot, 'flags'),
-      dataDir: path.join(nodeRoot, 'data'),
-      clientPort,
-      peerPort,
-      clientUrl: `https://${LOOPBACK}:${clientPort}`,
-      peerUrl: `https://${LOOPBACK}:${peerPort}`,
-      logFile: path.join(nodeRoot, 'etcd.log'),
-    };
-  });
-  mkdirSync(root, { recursive: true });
-  const config = writeConfig(root, nodes);
-
-  const [first, ...others] = nodes;
-  await init(t, config, first!);
-  for (const n of others) copyShared(t, first!, n);
-  await Promise.all(others.map((n) => init(t, config, n)));
-
-  const file = (n: Node, rel: string) => readFileSync(path.join(n.pki, rel));
-  for (const n of others) {
-    t.deepEqual(file(n, 'etcd/ca.crt'), file(first!, 'etcd/ca.crt'), `${n.name} uses m0's etcd CA`);
-    t.notDeepEqual(file(n, 'etcd/server.crt'), file(first!, 'etcd/server.crt'), `${n.name} has its own etcd server certificate`);
-    t.notDeepEqual(file(n, 'etcd/peer.crt'), file(first!, 'etcd/peer.crt'), `${n.name} has its own etcd peer certificate`);
-  }
-  return nodes;
-}
+/** etcd.env and etcdctl.env must not set a variable twice. */
+const STRICT_ENV: ReadEnvFileOptions = { rejectDuplicates: true };
 
 /** Reads each node's etcd.flags, checks it against etcd.env and against the description, and returns the argvs. */
-function emittedArgs(t: ExecutionContext, nodes: readonly Node[]): string[][] {
+function emittedArgs(t: ExecutionContext, nodes: readonly HaNode[]): string[][] {
   return nodes.map((n) => {
     const args = readFlagsFile(t, path.join(n.flagsDir, 'etcd.flags'));
-    const env = readEnvFile(t, path.join(n.flagsDir, 'etcd.env'));
+    const env = readEnvFile(t, path.join(n.flagsDir, 'etcd.env'), STRICT_ENV);
     t.deepEqual(Object.keys(env), ['ETCD_ARGS'], `${n.name}: etcd.env sets only ETCD_ARGS`);
     t.deepEqual(env.ETCD_ARGS?.split(' ').filter(Boolean), args, `${n.name}: etcd.env and etcd.flags carry the same flags`);
 
@@ -180,48 +54,21 @@ function emittedArgs(t: ExecutionContext, nodes: readonly Node[]): string[][] {
   });
 }
 
-function portTaken(nodes: readonly Node[]): boolean {
-  return nodes.some((n) => existsSync(n.logFile) && /address already in use/.test(readFileSync(n.logFile, 'utf8')));
-}
-
-function describe(r: EtcdctlResult): string {
-  return `${r.command}\nexit ${r.exitCode}${r.timedOut ? ' (timed out)' : ''}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
-}
-
 // ---------------------------------------------------------------------------
 
 test('a 3-member etcd cluster runs on the emitted etcd flags and answers the emitted etcdctl environment', async (t) => {
   t.timeout(90_000);
   const dir = scratch(t);
 
-  let nodes: Node[] = [];
-  let cluster: EtcdCluster | undefined;
-  for (let attempt = 1; !cluster; attempt++) {
-    nodes = await prepare(t, path.join(dir, `attempt-${attempt}`));
-    const argvs = emittedArgs(t, nodes);
-    const env0 = readEnvFile(t, path.join(nodes[0]!.flagsDir, 'etcdctl.env'));
-    const specs = nodes.map((n, i): EtcdMemberSpec => ({ args: argvs[i]!, logFile: n.logFile }));
-    try {
-      // Readiness polling uses the TLS files etcdctl.env names: nothing typed here.
-      cluster = await startEtcdClusterFromArgs(specs, {
-        healthClient: { cacert: env0.ETCDCTL_CACERT!, cert: env0.ETCDCTL_CERT!, key: env0.ETCDCTL_KEY! },
-        timeoutMs: START_TIMEOUT_MS,
-      });
-    } catch (err) {
-      // A port chosen by freePorts was taken before etcd bound it: try again with fresh ones.
-      if (err instanceof EtcdStartError && portTaken(nodes) && attempt < ATTEMPTS) {
-        t.log(`attempt ${attempt}: a port was taken meanwhile, retrying`);
-        continue;
-      }
-      throw err;
-    }
-  }
-  const running = cluster;
-  t.teardown(() => running.stop({ graceMs: 3_000 }));
+  const { nodes, cluster: running } = await startHaEtcd(t, dir, {
+    checkSharing: true,
+    argvs: (prepared) => emittedArgs(t, prepared),
+    envFile: STRICT_ENV,
+  });
   t.deepEqual(running.members.map((m) => m.name), [...NAMES]);
   t.true(running.members.every((m) => m.running && m.pid !== undefined));
 
-  const envs = nodes.map((n) => readEnvFile(t, path.join(n.flagsDir, 'etcdctl.env')));
+  const envs = nodes.map((n) => readEnvFile(t, path.join(n.flagsDir, 'etcdctl.env'), STRICT_ENV));
   const allClientUrls = nodes.map((n) => n.clientUrl);
 
   // etcdctl.env: this node's loopback client URL first, then every member's, without duplicates.

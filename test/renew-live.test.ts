@@ -12,36 +12,23 @@
  * Needs etcd and etcdctl 3.4+ (Debian: etcd-server, etcd-client) and openssl
  * in PATH.
  */
-import test, { type ExecutionContext } from 'ava';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import test from 'ava';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { kubepki, scratch } from './helpers/cli.js';
-import {
-  EtcdStartError, etcdctl, startEtcdClusterFromArgs,
-  type EtcdCluster, type EtcdctlResult, type EtcdMemberSpec,
-} from './helpers/etcd.js';
-import { freePorts, LOOPBACK } from './helpers/ports.js';
+import { etcdctl } from './helpers/etcd.js';
+import { describe, nodeDirArgs, readEnvFile, startHaEtcd, type HaNode } from './helpers/ha-etcd.js';
+import { LOOPBACK } from './helpers/ports.js';
 
-const NAMES = ['m0', 'm1', 'm2'] as const;
 const RENEWED = ['etcd-server', 'etcd-peer', 'etcd-healthcheck-client', 'apiserver-etcd-client'] as const;
 /** Distinct from the 8760h default that `init` used, so the new expiry is visibly the renewal's. */
 const NEW_VALIDITY_MS = 720 * 3600_000;
 /** How far the served expiry may be from (renewal time + 720h): clock reading and rounding to seconds. */
 const EXPIRY_SLACK_MS = 5 * 60_000;
 
-/** What an operator copies from the first control plane to the others (kubeadm's "shared certificates"). */
-const SHARED_FILES = [
-  'ca.crt', 'ca.key',
-  'front-proxy-ca.crt', 'front-proxy-ca.key',
-  'etcd/ca.crt', 'etcd/ca.key',
-  'sa.key', 'sa.pub',
-] as const;
-
-const START_TIMEOUT_MS = 20_000;
 const RESTART_TIMEOUT_MS = 15_000;
-const ATTEMPTS = 2;
 /** The client loop never runs longer than this, even if nobody stops it. */
 const LOAD_MAX_MS = 60_000;
 const LOAD_INTERVAL_MS = 100;
@@ -49,119 +36,6 @@ const LOAD_INTERVAL_MS = 100;
 const MAX_GAP_MS = 3_000;
 /** Failed writes tolerated per member restart (see the comment at the assertion). */
 const MAX_FAILURES_PER_RESTART = 1;
-
-interface Node {
-  name: string;
-  root: string;
-  pki: string;
-  flagsDir: string;
-  dataDir: string;
-  clientPort: number;
-  peerPort: number;
-  clientUrl: string;
-  peerUrl: string;
-  logFile: string;
-}
-
-// ---------------------------------------------------------------------------
-// the files kubepki writes (as read in etcd-flags.test.ts)
-
-function readFlagsFile(t: ExecutionContext, file: string): string[] {
-  const lines = readFileSync(file, 'utf8').split('\n');
-  t.is(lines.pop(), '', `${file} ends with a newline`);
-  for (const line of lines) t.regex(line, /^--[a-z0-9][a-z0-9-]*=/, `${file}: not a --flag=value line: ${JSON.stringify(line)}`);
-  return lines;
-}
-
-function readEnvFile(t: ExecutionContext, file: string): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    if (line.trim() === '' || line.startsWith('#')) continue;
-    const m = /^([A-Za-z_][A-Za-z0-9_]*)="((?:[^"\\]|\\.)*)"$/.exec(line);
-    if (!m) {
-      t.fail(`${file}: not a KEY="value" line: ${JSON.stringify(line)}`);
-      continue;
-    }
-    env[m[1]!] = m[2]!.replace(/\\(.)/g, '$1');
-  }
-  return env;
-}
-
-// ---------------------------------------------------------------------------
-// set-up (as in etcd-flags.test.ts)
-
-function writeConfig(root: string, nodes: readonly Node[]): string {
-  const file = path.join(root, 'kubepki.yaml');
-  const members = nodes.map(
-    (n) => `    - { name: ${n.name}, address: ${LOOPBACK}, clientPort: ${n.clientPort}, peerPort: ${n.peerPort}, dataDir: ${JSON.stringify(n.dataDir)} }`,
-  );
-  writeFileSync(file, [
-    'apiVersion: kubepki.dev/v1alpha1',
-    'kind: Cluster',
-    `node: { advertiseAddress: ${LOOPBACK} }`,
-    'etcd:',
-    '  members:',
-    ...members,
-    'certificates: { encryptionAlgorithm: ECDSA-P256 }',
-    '',
-  ].join('\n'));
-  return file;
-}
-
-/** The arguments that name a node's own folders. */
-const dirs = (n: Node) => ['--cert-dir', n.pki, '--kubeconfig-dir', n.root, '--flags-dir', n.flagsDir];
-
-async function init(t: ExecutionContext, config: string, n: Node): Promise<void> {
-  const r = await kubepki(['init', '--config', config, '--node-name', n.name, ...dirs(n)]);
-  if (r.exitCode !== 0) t.log(`init ${n.name}:\n${r.stdout}\n${r.stderr}`);
-  t.is(r.exitCode, 0, `kubepki init for ${n.name} exits 0: ${r.stderr}`);
-}
-
-function copyShared(from: Node, to: Node): void {
-  for (const rel of SHARED_FILES) {
-    const src = path.join(from.pki, rel);
-    const dst = path.join(to.pki, rel);
-    mkdirSync(path.dirname(dst), { recursive: true, mode: 0o755 });
-    copyFileSync(src, dst);
-    chmodSync(dst, statSync(src).mode & 0o777);
-  }
-}
-
-async function prepare(t: ExecutionContext, root: string): Promise<{ nodes: Node[]; config: string }> {
-  const ports = await freePorts(NAMES.length * 2);
-  const nodes = NAMES.map((name, i): Node => {
-    const nodeRoot = path.join(root, name);
-    const clientPort = ports[2 * i]!;
-    const peerPort = ports[2 * i + 1]!;
-    return {
-      name,
-      root: nodeRoot,
-      pki: path.join(nodeRoot, 'pki'),
-      flagsDir: path.join(nodeRoot, 'flags'),
-      dataDir: path.join(nodeRoot, 'data'),
-      clientPort,
-      peerPort,
-      clientUrl: `https://${LOOPBACK}:${clientPort}`,
-      peerUrl: `https://${LOOPBACK}:${peerPort}`,
-      logFile: path.join(nodeRoot, 'etcd.log'),
-    };
-  });
-  mkdirSync(root, { recursive: true });
-  const config = writeConfig(root, nodes);
-  const [first, ...others] = nodes;
-  await init(t, config, first!);
-  for (const n of others) copyShared(first!, n);
-  await Promise.all(others.map((n) => init(t, config, n)));
-  return { nodes, config };
-}
-
-function portTaken(nodes: readonly Node[]): boolean {
-  return nodes.some((n) => existsSync(n.logFile) && /address already in use/.test(readFileSync(n.logFile, 'utf8')));
-}
-
-function describe(r: EtcdctlResult): string {
-  return `${r.command}\nexit ${r.exitCode}${r.timedOut ? ' (timed out)' : ''}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
-}
 
 // ---------------------------------------------------------------------------
 // certificates: served (openssl s_client) and on disk
@@ -212,7 +86,7 @@ async function servedCert(port: number, tls: { cert: string; key: string; ca: st
 }
 
 /** Each node's client and peer port, served certificates. */
-async function servedAll(nodes: readonly Node[]): Promise<{ client: CertInfo; peer: CertInfo }[]> {
+async function servedAll(nodes: readonly HaNode[]): Promise<{ client: CertInfo; peer: CertInfo }[]> {
   return Promise.all(nodes.map(async (n) => ({
     // Client port: the node's healthcheck client certificate, as a probe presents it.
     client: await servedCert(n.clientPort, { cert: path.join(n.pki, 'etcd/healthcheck-client.crt'), key: path.join(n.pki, 'etcd/healthcheck-client.key'), ca: path.join(n.pki, 'etcd/ca.crt') }),
@@ -273,30 +147,9 @@ test('certs renew on a live 3-member etcd cluster: rolling restarts keep quorum 
   const began = Date.now();
   const dir = scratch(t);
 
-  // 1. The cluster, exactly as etcd-flags.test.ts starts it.
-  let nodes: Node[] = [];
-  let config = '';
-  let cluster: EtcdCluster | undefined;
-  for (let attempt = 1; !cluster; attempt++) {
-    ({ nodes, config } = await prepare(t, path.join(dir, `attempt-${attempt}`)));
-    const argvs = nodes.map((n) => readFlagsFile(t, path.join(n.flagsDir, 'etcd.flags')));
-    const env0 = readEnvFile(t, path.join(nodes[0]!.flagsDir, 'etcdctl.env'));
-    const specs = nodes.map((n, i): EtcdMemberSpec => ({ args: argvs[i]!, logFile: n.logFile }));
-    try {
-      cluster = await startEtcdClusterFromArgs(specs, {
-        healthClient: { cacert: env0.ETCDCTL_CACERT!, cert: env0.ETCDCTL_CERT!, key: env0.ETCDCTL_KEY! },
-        timeoutMs: START_TIMEOUT_MS,
-      });
-    } catch (err) {
-      if (err instanceof EtcdStartError && portTaken(nodes) && attempt < ATTEMPTS) {
-        t.log(`attempt ${attempt}: a port was taken meanwhile, retrying`);
-        continue;
-      }
-      throw err;
-    }
-  }
-  const running = cluster;
-  t.teardown(() => running.stop({ graceMs: 3_000 }));
+  // 1. The cluster, started as etcd-flags.test.ts starts it (helpers/ha-etcd.ts),
+  //    without the checks on the emitted files that test adds.
+  const { nodes, config, cluster: running } = await startHaEtcd(t, dir);
   t.log(`cluster up after ${Date.now() - began} ms`);
 
   const flagsBefore = nodes.map((n) => readFileSync(path.join(n.flagsDir, 'etcd.flags'), 'utf8'));
@@ -361,7 +214,7 @@ test('certs renew on a live 3-member etcd cluster: rolling restarts keep quorum 
 
       renewedAt[i] = Date.now();
       const r = await kubepki([
-        'certs', 'renew', ...RENEWED, ...dirs(n), '--config', config, '--node-name', n.name,
+        'certs', 'renew', ...RENEWED, ...nodeDirArgs(n), '--config', config, '--node-name', n.name,
         '--certificate-validity', '720h',
       ]);
       renewOut[i] = r.stdout;

@@ -1,0 +1,153 @@
+/**
+ * Per-node bundles for fleets: for each node of the inventory, under
+ * <out>/<name>/, what it needs to join with certificates issued by kubepki
+ * instead of TLS bootstrap: the kubelet's client identity (kubelet.conf), its
+ * serving certificate, and for control-plane nodes their own apiserver and
+ * etcd server/peer certificates. Idempotent like init: what exists and still
+ * matches is kept; what does not is an error naming it.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { ClusterSpec, NodeSpec } from '../config/spec.js';
+import { buildKubeconfig, parseKubeconfig, serverURL } from '../kubeconfig/kubeconfig.js';
+import { KUBECONFIGS, PROFILES, caEntry, certPath, findEntry, keyPath, validityFor, type CAName, type CertEntry } from '../pki/catalog.js';
+import { generateKey, parsePrivateKeyPem, privateKeyToPem, spkiDer } from '../pki/keys.js';
+import { BACKDATE_MS, certificateFacts, issueCertificate, parseCertificatePem, toPem, type Signer } from '../pki/x509.js';
+import { leafProblem, sameSubject, fmtSubject } from '../plan/leaf.js';
+import type { NewFile } from '../apply/transaction.js';
+
+/** The description as seen from one node of the inventory. */
+export function nodeSpec(spec: ClusterSpec, node: NodeSpec): ClusterSpec {
+  return { ...spec, nodeName: node.name, advertiseAddress: node.addresses[0]!, nodeAddresses: node.addresses };
+}
+
+const WORKER = ['kubelet-server'];
+const CONTROL_PLANE = ['kubelet-server', 'apiserver', 'etcd-server', 'etcd-peer'];
+const KUBELET_CONF = KUBECONFIGS.find((k) => k.name === 'kubelet.conf')!;
+
+export function entriesFor(spec: ClusterSpec, node: NodeSpec): CertEntry[] {
+  return (node.role === 'control-plane' ? CONTROL_PLANE : WORKER).map((n) => findEntry(n)!).filter((e) => !(e.etcd && spec.etcd.external));
+}
+
+export interface NodeResult {
+  node: string;
+  created: string[];
+  kept: string[];
+  problems: string[];
+  files: NewFile[];
+}
+
+type Read = (rel: string) => Buffer | undefined;
+
+/** Reads a file under the bundle folder: undefined when absent; throws a message for anything but a regular file. */
+export function reader(root: string): Read {
+  return (rel) => {
+    try {
+      return readFileSync(path.join(root, rel));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new Error(`${rel} cannot be read: ${(e as Error).message}`);
+    }
+  };
+}
+
+/** Plan and make one node's bundle (new files are returned, not written). */
+export async function issueNode(o: { spec: ClusterSpec; node: NodeSpec; signers: ReadonlyMap<CAName, Signer>; read: Read; now: number }): Promise<NodeResult> {
+  const { node } = o;
+  const spec = nodeSpec(o.spec, node);
+  const result: NodeResult = { node: node.name, created: [], kept: [], problems: [], files: [] };
+  const at = (rel: string) => `${node.name}/${rel}`;
+  const read = (rel: string) => {
+    try {
+      return o.read(at(rel));
+    } catch (e) {
+      result.problems.push(`${at(rel)}: ${(e as Error).message}`);
+      return null;
+    }
+  };
+  const issue = async (subject: { cn: string; o?: string[] }, sans: { dns: string[]; ips: string[] }, profile: (typeof PROFILES)[keyof typeof PROFILES], ca: Signer) => {
+    const key = await generateKey(spec.encryptionAlgorithm);
+    let notAfter = new Date(o.now + validityFor(profile, spec));
+    if (notAfter > ca.certificate.notAfter) notAfter = ca.certificate.notAfter;
+    const certificate = await issueCertificate({
+      subject, sans, profile, publicKey: key.publicKey, publicKeyAlgorithm: key.algorithm,
+      notBefore: new Date(o.now - BACKDATE_MS), notAfter, issuer: ca,
+    });
+    return { key, certificate };
+  };
+
+  // Public CA certificates the node needs.
+  const cas: CAName[] = node.role === 'control-plane' && !spec.etcd.external ? ['ca', 'etcd-ca'] : ['ca'];
+  for (const name of cas) {
+    const rel = certPath(caEntry(name));
+    const want = toPem(o.signers.get(name)!.certificate);
+    const have = read(rel);
+    if (have === null) continue;
+    if (have === undefined) {
+      result.files.push({ rel: at(rel), data: want, mode: 0o644 });
+      result.created.push(rel);
+    } else if (have.toString() === want) result.kept.push(rel);
+    else result.problems.push(`${at(rel)} is not this cluster's ${name} certificate; move it away`);
+  }
+
+  for (const entry of entriesFor(spec, node)) {
+    const crt = certPath(entry);
+    const key = keyPath(entry);
+    const ca = o.signers.get(entry.ca!)!;
+    const subject = entry.subject(spec);
+    const sans = entry.sans(spec);
+    const [haveCrt, haveKey] = [read(crt), read(key)];
+    if (haveCrt === null || haveKey === null) continue;
+    if (haveCrt && haveKey) {
+      let problem: string | undefined;
+      try {
+        const cert = parseCertificatePem(haveCrt);
+        if (!spkiDer(parsePrivateKeyPem(haveKey).key).equals(Buffer.from(cert.publicKey.rawData))) problem = `${at(key)} does not match ${at(crt)}`;
+        problem ??= await leafProblem({ crt: at(crt), key: at(key), cert, subject, sans, ca: ca.certificate, caName: entry.ca!, caFile: certPath(caEntry(entry.ca!)) });
+      } catch (e) {
+        problem = `${at(crt)} or ${at(key)}: ${(e as Error).message}; move them away to have them re-created`;
+      }
+      if (problem) result.problems.push(problem);
+      else result.kept.push(crt, key);
+      continue;
+    }
+    if (haveCrt || haveKey) {
+      const [present, absent] = haveCrt ? [crt, key] : [key, crt];
+      result.problems.push(`${at(present)} exists but ${at(absent)} does not; kubepki will not overwrite half a pair`);
+      continue;
+    }
+    const made = await issue(subject, sans, PROFILES[entry.profile], ca);
+    result.files.push({ rel: at(crt), data: toPem(made.certificate), mode: 0o644 }, { rel: at(key), data: privateKeyToPem(made.key.privateKey), mode: 0o600 });
+    result.created.push(crt, key);
+  }
+
+  // The kubelet's client identity, as a kubeconfig pointing at the cluster's endpoint.
+  const ca = o.signers.get('ca')!;
+  const subject = KUBELET_CONF.subject(spec);
+  const have = read(KUBELET_CONF.file);
+  if (have === undefined) {
+    const made = await issue(subject, { dns: [], ips: [] }, PROFILES.client, ca);
+    result.files.push({
+      rel: at(KUBELET_CONF.file),
+      data: buildKubeconfig({
+        clusterName: spec.clusterName, server: serverURL(o.spec, 'endpoint'), caPem: toPem(ca.certificate),
+        user: subject.cn, certPem: toPem(made.certificate), keyPem: privateKeyToPem(made.key.privateKey),
+      }),
+      mode: 0o600,
+    });
+    result.created.push(KUBELET_CONF.file);
+  } else if (have !== null) {
+    try {
+      const kc = parseKubeconfig(have.toString());
+      const client = kc.certPem ? parseCertificatePem(kc.certPem) : undefined;
+      const caOk = kc.caPem !== undefined && Buffer.from(parseCertificatePem(kc.caPem).rawData).equals(Buffer.from(ca.certificate.rawData));
+      const who = client ? certificateFacts(client).subject : undefined;
+      if (!caOk) result.problems.push(`${at(KUBELET_CONF.file)} has another cluster's CA; move it away`);
+      else if (!who || !sameSubject(who, subject)) result.problems.push(`${at(KUBELET_CONF.file)} is for ${who ? fmtSubject(who) : 'no client certificate'}, the inventory wants ${fmtSubject(subject)}; move it away`);
+      else result.kept.push(KUBELET_CONF.file);
+    } catch (e) {
+      result.problems.push(`${at(KUBELET_CONF.file)} ${(e as Error).message}; move it away`);
+    }
+  }
+  return result;
+}
