@@ -149,7 +149,14 @@ await yargs(hideBin(process.argv))
         .example('$0 certs renew all', 'Renew everything kubepki can; prints what to restart')
         .example('$0 certs renew etcd-server etcd-peer --restart', 'Renew two and restart etcd'),
       (argv) => run(async () => (await import('./commands/renew.js')).runRenew(argv as never)),
-    ).demandCommand(1, 'Name a certs command (check-expiration, renew).'),
+    ).command(
+      'sign',
+      'Sign kubelet client and serving CSRs with kubernetes-ca, when they fit the node policy',
+      (yy) => specOptions(yy)
+        .option('csr', { type: 'string', array: true, demandOption: true, describe: 'A CSR file, or a folder of *.csr', requiresArg: true })
+        .option('out-dir', { type: 'string', coerce: last, describe: 'Where certificates go [default: beside each CSR]', requiresArg: true }),
+      (argv) => run(async () => (await import('./commands/sign.js')).runSign(argv as never)),
+    ).demandCommand(1, 'Name a certs command (check-expiration, renew, sign).'),
   )
   .command(
     'kubeconfig <command>',
