@@ -17,10 +17,6 @@ export function isIP(text: string): boolean {
   return canonicalIP(text) !== undefined;
 }
 
-export function isIPv6(text: string): boolean {
-  return canonicalIP(text)?.includes(':') ?? false;
-}
-
 export interface Cidr {
   text: string;
   family: 4 | 6;

@@ -3,7 +3,6 @@
  * Plan first (what will be created, reused, kept), then write everything at once.
  */
 import { statSync } from 'node:fs';
-import path from 'node:path';
 import { loadSpec, type OverrideFlag } from '../config/load.js';
 import { describeSystemError, UserError } from '../errors.js';
 import { KeyPool } from '../pki/keys.js';

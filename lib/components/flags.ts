@@ -184,8 +184,7 @@ export function kubeletConfiguration(ctx: FlagContext): Record<string, unknown> 
 
 // ------------------------------------------------------------------ formats
 
-export const FLAG_FORMATS = ['args', 'env', 'json'] as const;
-export type FlagFormat = (typeof FLAG_FORMATS)[number];
+export type FlagFormat = 'args' | 'env' | 'json';
 
 /** The systemd EnvironmentFile variable that carries a component's flags: KUBE_APISERVER_ARGS. */
 export const envVariable = (component: string) => `${component.toUpperCase().replace(/-/g, '_')}_ARGS`;

@@ -3,7 +3,8 @@
  * scratch folders, and byte-for-byte snapshots of a folder.
  */
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { cpSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,13 +21,29 @@ export interface Run {
   stderr: string;
 }
 
+let sharedCopy: string | undefined;
+/**
+ * A copy of the built CLI that any user can read (the bundle is self-contained):
+ * the checkout itself may sit in a folder other users cannot enter.
+ */
+function worldReadableBin(): string {
+  if (!sharedCopy) {
+    const dir = mkdtempSync(path.join(tmpdir(), 'kubepki-shared-'));
+    for (const part of ['bin', 'dist/bundle', 'templates', 'package.json']) cpSync(path.join(REPO, part), path.join(dir, part), { recursive: true });
+    execFileSync('chmod', ['-R', 'a+rX', dir]);
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+    sharedCopy = path.join(dir, 'bin/kubepki.js');
+  }
+  return sharedCopy;
+}
+
 export async function kubepki(args: readonly string[], options: { env?: Record<string, string>; cwd?: string; user?: string } = {}): Promise<Run> {
   const command = options.user ? 'runuser' : process.execPath;
-  const argv = options.user ? ['-u', options.user, '--', process.execPath, BIN, ...args] : [BIN, ...args];
+  const argv = options.user ? ['-u', options.user, '--', process.execPath, worldReadableBin(), ...args] : [BIN, ...args];
   const r = await execa(command, argv, {
     reject: false,
     env: { ...options.env },
-    cwd: options.cwd ?? REPO,
+    cwd: options.cwd ?? (options.user ? tmpdir() : REPO),
     timeout: 120_000,
     stdin: 'ignore',
   });
