@@ -462,7 +462,7 @@ interface FileCase {
 }
 
 const FILE_CASES: FileCase[] = [
-  { title: 'unknown top-level key', yaml: `${KUBEPKI}nodes:\n  name: cp-1\n`, line: 3, field: 'nodes', value: /unknown field/ },
+  { title: 'unknown top-level key', yaml: `${KUBEPKI}nodez:\n  name: cp-1\n`, line: 3, field: 'nodez', value: /unknown field/ },
   { title: 'unknown nested key (kubepki)', yaml: `${KUBEPKI}networking:\n  serviceSubnett: 10.96.0.0/12\n`, line: 4, field: 'networking.serviceSubnett', value: /unknown field.*"serviceSubnett"/ },
   { title: 'unknown nested key (kubeadm)', yaml: `${V1BETA4_CLUSTER}networking:\n  serviceSubnett: 10.96.0.0/12\n`, line: 4, field: 'networking.serviceSubnett', value: /unknown field.*"serviceSubnett"/ },
   { title: 'unknown top-level key (kubeadm)', yaml: `${V1BETA4_INIT}nodeRegistraton:\n  name: x\n`, line: 3, field: 'nodeRegistraton', value: /unknown field/ },
