@@ -3,7 +3,7 @@
  * they fit the policy (nodes/policy.ts); write <name>.crt beside each (or to
  * --out-dir). Refused CSRs are listed with the reason; exit 1 if any.
  */
-import { lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { createPublicKey } from 'node:crypto';
 import path from 'node:path';
 import { recoverInterrupted, writeAllOrNothing, type NewFile } from '../apply/transaction.js';
@@ -68,10 +68,19 @@ export async function runSign(o: SignOptions): Promise<number> {
     out.push({ dir, file: { rel: path.basename(file).replace(/\.csr$/, '') + '.crt', data: toPem(certificate), mode: 0o644 } });
     process.stdout.write(`[sign] ${path.basename(file)}: ${verdict.kind} certificate for ${verdict.subject.cn}${verdict.sans.dns.length + verdict.sans.ips.length ? ` (${[...verdict.sans.dns, ...verdict.sans.ips].join(', ')})` : ''}, until ${notAfter.toISOString()}\n`);
   }
+  const seen = new Set<string>();
+  for (const x of out) {
+    const target = path.join(x.dir, x.file.rel);
+    if (seen.has(target)) throw new UserError(`two CSRs would both be written to ${target}; sign them separately or rename one. Nothing was written`);
+    seen.add(target);
+  }
   const groups = [...new Set(out.map((x) => x.dir))].map((dir) => ({ dir, files: out.filter((x) => x.dir === dir).map((x) => x.file) }));
   for (const m of await recoverInterrupted(groups.map((g) => g.dir))) process.stderr.write(`[kubepki] ${m}\n`);
   await writeAllOrNothing(groups).catch((e: unknown) => {
-    if (e instanceof UserError && /appeared/.test(e.message)) throw new UserError(`a certificate file already exists next to a CSR; kubepki will not overwrite it: move it away or choose --out-dir`);
+    if (e instanceof UserError && /appeared|already exists/.test(e.message)) {
+      const existing = out.filter((x) => existsSync(path.join(x.dir, x.file.rel))).map((x) => path.join(x.dir, x.file.rel));
+      throw new UserError(`${existing.join(', ') || 'a certificate file'} already exists; kubepki will not overwrite it: move it away or choose --out-dir. Nothing was written`);
+    }
     throw e;
   });
   if (refused.length) {

@@ -12,7 +12,7 @@ import type { ClusterSpec, NodeSpec } from '../config/spec.js';
 import { buildKubeconfig, parseKubeconfig, serverURL } from '../kubeconfig/kubeconfig.js';
 import { KUBECONFIGS, PROFILES, caEntry, certPath, findEntry, keyPath, validityFor, type CAName, type CertEntry } from '../pki/catalog.js';
 import { generateKey, parsePrivateKeyPem, privateKeyToPem, spkiDer } from '../pki/keys.js';
-import { BACKDATE_MS, certificateFacts, issueCertificate, parseCertificatePem, toPem, type Signer } from '../pki/x509.js';
+import { BACKDATE_MS, certificateFacts, isSignedBy, issueCertificate, parseCertificatePem, toPem, type Signer } from '../pki/x509.js';
 import { leafProblem, sameSubject, fmtSubject } from '../plan/leaf.js';
 import type { NewFile } from '../apply/transaction.js';
 
@@ -143,6 +143,7 @@ export async function issueNode(o: { spec: ClusterSpec; node: NodeSpec; signers:
       const caOk = kc.caPem !== undefined && Buffer.from(parseCertificatePem(kc.caPem).rawData).equals(Buffer.from(ca.certificate.rawData));
       const who = client ? certificateFacts(client).subject : undefined;
       if (!caOk) result.problems.push(`${at(KUBELET_CONF.file)} has another cluster's CA; move it away`);
+      else if (!client || !(await isSignedBy(client, ca.certificate))) result.problems.push(`${at(KUBELET_CONF.file)}: its client certificate is not signed by ca; move it away to have it written anew`);
       else if (!who || !sameSubject(who, subject)) result.problems.push(`${at(KUBELET_CONF.file)} is for ${who ? fmtSubject(who) : 'no client certificate'}, the inventory wants ${fmtSubject(subject)}; move it away`);
       else result.kept.push(KUBELET_CONF.file);
     } catch (e) {

@@ -54,7 +54,7 @@ export async function judgeCsr(pem: string, inventory: readonly NodeSpec[]): Pro
   for (const n of san?.names.items ?? []) {
     if (n.type === 'dns') dns.push(n.value);
     else if (n.type === 'ip') ips.push(n.value);
-    else return { ok: false, reason: `it asks for a ${n.type} SAN (${n.value}); node certificates carry DNS names and IPs only` };
+    else return { ok: false, reason: `it asks for ${n.type === 'email' ? 'an email' : n.type === 'url' ? 'a URI' : `a ${n.type}`} SAN (${n.value}); node certificates carry DNS names and IPs only` };
   }
   const ekuExt = csr.extensions.find((e): e is x509.ExtendedKeyUsageExtension => e instanceof x509.ExtendedKeyUsageExtension);
   const eku = (ekuExt?.usages ?? []).map((u) => String(u));
@@ -62,7 +62,8 @@ export async function judgeCsr(pem: string, inventory: readonly NodeSpec[]): Pro
   const kind = wantsServer ? 'serving' : 'client';
   const allowed = kind === 'serving' ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth;
   const extra = eku.filter((u) => u !== allowed);
-  if (extra.length) return { ok: false, reason: `a ${kind} CSR may ask for ${kind === 'serving' ? 'server' : 'client'} usage only; it also asks for ${extra.join(', ')}` };
+  const usageName = (oid: string) => (oid === x509.ExtendedKeyUsage.serverAuth ? 'serverAuth' : oid === x509.ExtendedKeyUsage.clientAuth ? 'clientAuth' : oid);
+  if (extra.length) return { ok: false, reason: `a node CSR asks for one usage, client (no SANs) or server (with SANs); it asks for ${eku.map(usageName).join(' and ')}` };
   const sans = altNames(dns, ips);
   if (kind === 'serving') {
     if (!sans.dns.length && !sans.ips.length) return { ok: false, reason: 'a serving CSR must name the node in its SANs' };
