@@ -111,3 +111,12 @@ bench_verify_layout() {
   unset -f _bench_bad
   return "$bad"
 }
+
+# bench_keyopts ALG: the `openssl genpkey` options for a key of ALG, one line.
+bench_keyopts() {
+  case "$1" in
+    RSA-2048) echo "-algorithm RSA -pkeyopt rsa_keygen_bits:2048" ;;
+    ECDSA-P256) echo "-algorithm EC -pkeyopt ec_paramgen_curve:P-256 -pkeyopt ec_param_enc:named_curve" ;;
+    *) bench_die "unknown algorithm $1" ;;
+  esac
+}

@@ -40,16 +40,9 @@ server=${FLEET_SERVER:-https://10.0.0.1:6443}
 cluster=${FLEET_CLUSTER:-kubernetes}
 
 # keyEncipherment only for RSA keys, as kubepki (and Go's x509) does.
-case "$alg" in
-  RSA-2048)
-    keyopts=(-algorithm RSA -pkeyopt rsa_keygen_bits:2048)
-    ku='critical, digitalSignature, keyEncipherment'
-    ;;
-  ECDSA-P256)
-    keyopts=(-algorithm EC -pkeyopt ec_paramgen_curve:P-256 -pkeyopt ec_param_enc:named_curve)
-    ku='critical, digitalSignature'
-    ;;
-esac
+read -r -a keyopts <<<"$(bench_keyopts "$alg")"
+ku='critical, digitalSignature'
+[[ $alg == RSA-* ]] && ku+=', keyEncipherment'
 
 work=$(mktemp -d)
 trap 'rm -rf -- "$work"' EXIT

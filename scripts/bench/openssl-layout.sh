@@ -17,10 +17,7 @@ out=$1
 alg=$2
 bench_check_alg "$alg"
 
-case "$alg" in
-  RSA-2048) keyopts=(-algorithm RSA -pkeyopt rsa_keygen_bits:2048) ;;
-  ECDSA-P256) keyopts=(-algorithm EC -pkeyopt ec_paramgen_curve:P-256 -pkeyopt ec_param_enc:named_curve) ;;
-esac
+read -r -a keyopts <<<"$(bench_keyopts "$alg")"
 
 work=$(mktemp -d)
 trap 'rm -rf -- "$work"' EXIT
