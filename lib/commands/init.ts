@@ -7,7 +7,7 @@ import { loadSpec, type OverrideFlag } from '../config/load.js';
 import { describeSystemError, UserError } from '../errors.js';
 import { KeyPool } from '../pki/keys.js';
 import { exists } from '../plan/inspect.js';
-import { ROOTS, SKIPPABLE_PHASES, keysToCreate, pathsOf, rootDir, type Phase, type Root } from '../plan/paths.js';
+import { ROOTS, SKIPPABLE_PHASES, keysToCreate, pathsOf, rootDir, rootDirs, type Phase } from '../plan/paths.js';
 import type { OutputFormat } from '../output.js';
 
 export interface InitOptions extends Partial<Record<OverrideFlag, unknown>> {
@@ -55,7 +55,7 @@ export async function runInit(options: InitOptions): Promise<number> {
     import('../apply/apply.js'),
     import('../apply/transaction.js'),
   ]);
-  const dirs = Object.fromEntries(ROOTS.map((r) => [r, rootDir(spec, r)])) as Record<Root, string>;
+  const dirs = rootDirs(spec);
   if (!options.dryRun) for (const message of await recoverInterrupted(Object.values(dirs))) process.stderr.write(`[kubepki] ${message}\n`);
 
   const plan = await makePlan(spec, inspectDirs(dirs, pathsOf(spec)), now, skip);

@@ -20,6 +20,9 @@ export function rootDir(spec: ClusterSpec, root: Root): string {
   return path.resolve(root === 'certs' ? spec.certificatesDir : root === 'kubeconfigs' ? spec.kubeconfigDir : spec.flagsDir);
 }
 
+/** Every root's directory. */
+export const rootDirs = (spec: ClusterSpec): Record<Root, string> => Object.fromEntries(ROOTS.map((r) => [r, rootDir(spec, r)])) as Record<Root, string>;
+
 /** Every path the planner may look at, by root. */
 export function pathsOf(spec: ClusterSpec): { root: Root; rel: string }[] {
   const certs = [...certificatesFor(spec).flatMap((e) => [certPath(e), keyPath(e)]), ...KEY_PAIRS.flatMap((k) => [k.key, k.pub])];

@@ -23,7 +23,7 @@ import { certificateFacts, isSignedBy, parseCertificatePem, type CertificateFact
 import { compareGenerated, type GeneratedFile } from './generated.js';
 import { fmtSubject, leafProblem, sameSubject } from './leaf.js';
 import type { DiskState, FileState } from './inspect.js';
-import { ROOTS, rootDir, type Phase, type Root } from './paths.js';
+import { rootDir, rootDirs, type Phase, type Root } from './paths.js';
 
 export type Action = 'create' | 'reuse' | 'keep' | 'external';
 
@@ -76,7 +76,7 @@ interface Loaded {
 export async function makePlan(spec: ClusterSpec, disk: DiskState, now: Date, skip: ReadonlySet<Phase> = new Set()): Promise<Plan> {
   const plan: Plan = {
     certDir: rootDir(spec, 'certs'),
-    dirs: Object.fromEntries(ROOTS.map((r) => [r, rootDir(spec, r)])) as Record<Root, string>,
+    dirs: rootDirs(spec),
     algorithm: ALGORITHMS[spec.encryptionAlgorithm],
     items: [],
     problems: [],
