@@ -223,109 +223,158 @@ function asUserError(e: unknown, dir: string): unknown {
 }
 
 interface Prepared {
-  group: FileGroup;
   dir: string;
   staging: string;
   journal: Journal;
   linked: string[];
 }
 
+/**
+ * An all-or-nothing write, staged piece by piece (so that a large one need not
+ * be held in memory) and committed at once. writeAllOrNothing is the one-call form.
+ */
+export class Transaction {
+  private readonly prepared: Prepared[] = [];
+  private readonly createdParents: string[] = [];
+  private done = false;
+
+  private constructor() {}
+
+  /** Create the staging folders (and any missing parent folders) for these directories. */
+  static async begin(groups: readonly { dir: string; backupDir?: string }[]): Promise<Transaction> {
+    faultCount = { stage: 0, commit: 0 };
+    const t = new Transaction();
+    try {
+      const dirs = [...new Map(groups.map((g) => [path.resolve(g.dir), g])).values()];
+      for (const g of dirs) {
+        const parent = path.dirname(path.resolve(g.dir));
+        let first: string | undefined;
+        try {
+          first = await mkdir(parent, { recursive: true, mode: 0o755 });
+        } catch (e) {
+          throw new UserError(`cannot create ${parent}: ${describeSystemError(e)}`);
+        }
+        for (let d = parent; first !== undefined && d.length >= first.length; d = path.dirname(d)) t.createdParents.push(d);
+      }
+      for (const g of dirs) {
+        const dir = path.resolve(g.dir);
+        const parent = stagingParent(dir);
+        const staging = path.join(parent, `${stagingPrefix(dir)}${process.pid}-${randomBytes(4).toString('hex')}`);
+        try {
+          await mkdir(staging, { mode: 0o700 });
+        } catch (e) {
+          throw new UserError(`cannot write in ${parent}: ${describeSystemError(e)}; run kubepki as a user that may write there, or choose another directory`);
+        }
+        const mode = existsSync(dir) ? 'link' : 'tree';
+        const journal: Journal = {
+          pid: process.pid, dir, primary: t.prepared[0]?.staging ?? staging, mode, files: [], createdDirs: [],
+          ...(g.backupDir ? { backupDir: path.resolve(g.backupDir) } : {}),
+        };
+        if (mode === 'tree') {
+          await mkdir(path.join(staging, 'tree'), { mode: 0o755 });
+          journal.treeIno = await inodeOf(path.join(staging, 'tree'));
+        }
+        t.prepared.push({ dir, staging, journal, linked: [] });
+      }
+    } catch (e) {
+      await t.abort();
+      throw e;
+    }
+    return t;
+  }
+
+  /** Write files (relative to `dir`, one of the transaction's directories) into its staging folder. */
+  async stage(dir: string, files: readonly NewFile[]): Promise<void> {
+    const p = this.prepared.find((x) => x.dir === path.resolve(dir));
+    if (!p) throw new Error(`${dir} is not part of this transaction`);
+    const j = p.journal;
+    if (j.mode === 'tree' && files.some((f) => f.replace)) throw new UserError(`${p.dir} does not exist: nothing to replace in it`);
+    const base = j.files.length;
+    const entries = files.map((f, i) => ({
+      rel: f.rel, staged: j.mode === 'tree' ? path.join('tree', f.rel) : String(base + i),
+      ...(f.replace ? { replace: true } : {}), ...(f.step ? { step: f.step } : {}),
+    }));
+    j.files.push(...entries);
+    if (j.mode === 'tree') {
+      for (const d of new Set(files.map((f) => path.dirname(path.join(p.staging, 'tree', f.rel))))) await mkdir(d, { recursive: true, mode: 0o755 });
+    }
+    await stageAll(files.map((f, i) => ({ ...f, file: path.join(p.staging, entries[i]!.staged) })));
+    for (const f of entries.filter((x) => x.replace) as Journal['files']) {
+      f.ino = await inodeOf(path.join(p.staging, f.staged));
+      const backup = path.join(j.backupDir!, f.rel);
+      await mkdir(path.dirname(backup), { recursive: true, mode: 0o700 });
+      await copyFile(path.join(p.dir, f.rel), backup);
+      await chmod(backup, 0o600);
+    }
+  }
+
+  /** Put everything staged in place: all of it, or (on any failure) none of it. */
+  async commit(): Promise<void> {
+    const active = this.prepared.filter((p) => p.journal.files.length);
+    try {
+      for (const p of active) {
+        const j = p.journal;
+        if (j.mode === 'link') j.createdDirs = missingDirs(p.dir, j.files.filter((f) => !f.replace).map((f) => f.rel));
+        else for (const d of new Set(j.files.map((f) => path.dirname(path.join(p.staging, f.staged))))) await syncDir(d);
+        await writeNew(path.join(p.staging, `${JOURNAL}.tmp`), JSON.stringify(j), 0o600);
+        await rename(path.join(p.staging, `${JOURNAL}.tmp`), path.join(p.staging, JOURNAL));
+        await syncDir(p.staging);
+      }
+      // Shallow directories first.
+      for (const p of [...active].sort((a, b) => a.dir.length - b.dir.length)) {
+        try {
+          if (p.journal.mode === 'tree') {
+            await rename(path.join(p.staging, 'tree'), p.dir);
+            fault('commit');
+          } else {
+            for (const d of p.journal.createdDirs) await mkdir(d, { mode: 0o755 });
+            const files = p.journal.files;
+            for (const [i, f] of files.entries()) {
+              // rename(2) replaces a file atomically; link(2) never replaces one.
+              await (f.replace ? rename : link)(path.join(p.staging, f.staged), path.join(p.dir, f.rel));
+              p.linked.push(f.rel);
+              if (f.step === undefined || files[i + 1]?.step !== f.step) fault('commit');
+            }
+            for (const d of new Set(files.map((f) => path.dirname(path.join(p.dir, f.rel))))) await syncDir(d);
+          }
+          await syncDir(path.dirname(p.dir));
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code;
+          if (code === 'EEXIST' || code === 'ENOTEMPTY') {
+            throw new UserError(`files appeared in ${p.dir} while kubepki was running (another run?); nothing was written: run kubepki again`);
+          }
+          throw asUserError(e, p.dir);
+        }
+      }
+      await writeNew(path.join(this.prepared[0]!.staging, COMMITTED), '', 0o600);
+    } catch (e) {
+      await this.abort();
+      throw asUserError(e, this.prepared[0]?.dir ?? '');
+    }
+    this.done = true;
+    // Committed: the staging folders only hold links to files now in place. The primary goes last.
+    for (const p of [...this.prepared].reverse()) await rm(p.staging, { recursive: true, force: true });
+  }
+
+  /** Undo everything: nothing of this transaction stays. */
+  async abort(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    for (const p of [...this.prepared].reverse()) await undo(p.staging, p.journal, p.linked);
+    for (const d of this.createdParents.sort((a, b) => b.length - a.length)) await rmdir(d).catch(() => undefined);
+  }
+}
+
 /** Write all files of all groups, or none of them. */
 export async function writeAllOrNothing(groups: readonly FileGroup[]): Promise<void> {
-  faultCount = { stage: 0, commit: 0 };
-  const active = groups.filter((g) => g.files.length).map((g) => ({ ...g, dir: path.resolve(g.dir) }));
+  const active = groups.filter((g) => g.files.length);
   if (!active.length) return;
-
-  // Parent folders first (recorded, so that a failure removes those it created).
-  const createdParents: string[] = [];
-  const prepared: Prepared[] = [];
-  const undoAll = async () => {
-    for (const p of [...prepared].reverse()) await undo(p.staging, p.journal, p.linked);
-    for (const d of createdParents.sort((a, b) => b.length - a.length)) await rmdir(d).catch(() => undefined);
-  };
+  const t = await Transaction.begin(active);
   try {
-    for (const g of active) {
-      const parent = path.dirname(g.dir);
-      let first: string | undefined;
-      try {
-        first = await mkdir(parent, { recursive: true, mode: 0o755 });
-      } catch (e) {
-        throw new UserError(`cannot create ${parent}: ${describeSystemError(e)}`);
-      }
-      for (let d = parent; first !== undefined && d.length >= first.length; d = path.dirname(d)) createdParents.push(d);
-    }
-    for (const g of active) {
-      const parent = stagingParent(g.dir);
-      const staging = path.join(parent, `${stagingPrefix(g.dir)}${process.pid}-${randomBytes(4).toString('hex')}`);
-      try {
-        await mkdir(staging, { mode: 0o700 });
-      } catch (e) {
-        throw new UserError(`cannot write in ${parent}: ${describeSystemError(e)}; run kubepki as a user that may write there, or choose another directory`);
-      }
-      const mode = existsSync(g.dir) ? 'link' : 'tree';
-      const journal: Journal = {
-        pid: process.pid, dir: g.dir, primary: prepared[0]?.staging ?? staging, mode,
-        files: g.files.map((f, i) => ({
-          rel: f.rel, staged: mode === 'tree' ? path.join('tree', f.rel) : String(i), ...(f.replace ? { replace: true } : {}), ...(f.step ? { step: f.step } : {}),
-        })),
-        createdDirs: mode === 'link' ? missingDirs(g.dir, g.files.filter((f) => !f.replace).map((f) => f.rel)) : [],
-        ...(g.backupDir ? { backupDir: path.resolve(g.backupDir) } : {}),
-      };
-      if (mode === 'tree' && g.files.some((f) => f.replace)) throw new UserError(`${g.dir} does not exist: nothing to replace in it`);
-      prepared.push({ group: g, dir: g.dir, staging, journal, linked: [] });
-    }
-    // Stage everything.
-    for (const p of prepared) {
-      if (p.journal.mode === 'tree') {
-        const tree = path.join(p.staging, 'tree');
-        await mkdir(tree, { mode: 0o755 });
-        for (const d of new Set(p.group.files.map((f) => path.dirname(path.join(tree, f.rel))))) await mkdir(d, { recursive: true, mode: 0o755 });
-        p.journal.treeIno = await inodeOf(tree);
-      }
-      await stageAll(p.group.files.map((f, i) => ({ ...f, file: path.join(p.staging, p.journal.files[i]!.staged) })));
-      for (const f of p.journal.files.filter((x) => x.replace)) {
-        f.ino = await inodeOf(path.join(p.staging, f.staged));
-        const backup = path.join(p.journal.backupDir!, f.rel);
-        await mkdir(path.dirname(backup), { recursive: true, mode: 0o700 });
-        await copyFile(path.join(p.dir, f.rel), backup);
-        await chmod(backup, 0o600);
-      }
-      if (p.journal.mode === 'tree') for (const d of new Set(p.group.files.map((f) => path.dirname(path.join(p.staging, 'tree', f.rel))))) await syncDir(d);
-      await writeNew(path.join(p.staging, `${JOURNAL}.tmp`), JSON.stringify(p.journal), 0o600);
-      await rename(path.join(p.staging, `${JOURNAL}.tmp`), path.join(p.staging, JOURNAL));
-      await syncDir(p.staging);
-    }
-    // Commit, shallow directories first.
-    for (const p of [...prepared].sort((a, b) => a.dir.length - b.dir.length)) {
-      try {
-        if (p.journal.mode === 'tree') {
-          await rename(path.join(p.staging, 'tree'), p.dir);
-          fault('commit');
-        } else {
-          for (const d of p.journal.createdDirs) await mkdir(d, { mode: 0o755 });
-          const files = p.journal.files;
-          for (const [i, f] of files.entries()) {
-            // rename(2) replaces a file atomically; link(2) never replaces one.
-            await (f.replace ? rename : link)(path.join(p.staging, f.staged), path.join(p.dir, f.rel));
-            p.linked.push(f.rel);
-            if (f.step === undefined || files[i + 1]?.step !== f.step) fault('commit');
-          }
-          for (const d of new Set(p.journal.files.map((f) => path.dirname(path.join(p.dir, f.rel))))) await syncDir(d);
-        }
-        await syncDir(path.dirname(p.dir));
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'EEXIST' || code === 'ENOTEMPTY') {
-          throw new UserError(`files appeared in ${p.dir} while kubepki was running (another run?); nothing was written: run kubepki again`);
-        }
-        throw asUserError(e, p.dir);
-      }
-    }
-    await writeNew(path.join(prepared[0]!.staging, COMMITTED), '', 0o600);
+    for (const g of active) await t.stage(g.dir, g.files);
   } catch (e) {
-    await undoAll();
-    throw asUserError(e, active[0]!.dir);
+    await t.abort();
+    throw asUserError(e, path.resolve(active[0]!.dir));
   }
-  // Committed: the staging folders only hold links to files now in place. The primary goes last.
-  for (const p of [...prepared].reverse()) await rm(p.staging, { recursive: true, force: true });
+  await t.commit();
 }

@@ -1,10 +1,11 @@
 /**
  * kubepki nodes issue: a bundle per node of the inventory (nodes/NAME/),
  * made concurrently (key generation and signatures run on libuv's thread
- * pool, so on every core), with progress on a terminal; written all at once.
+ * pool, so on every core), with progress on a terminal; staged as they are
+ * made and committed all at once.
  */
 import path from 'node:path';
-import { recoverInterrupted, writeAllOrNothing } from '../apply/transaction.js';
+import { Transaction, recoverInterrupted } from '../apply/transaction.js';
 import { loadSpec, type OverrideFlag } from '../config/load.js';
 import { UserError } from '../errors.js';
 import { issueNode, reader, type NodeResult } from '../nodes/issue.js';
@@ -35,6 +36,9 @@ export async function runNodesIssue(o: NodesOptions): Promise<number> {
 
   const now = Date.now();
   const read = reader(out);
+  // Each bundle is staged on disk as soon as it is made, and dropped from memory: memory stays flat
+  // however large the fleet; the commit at the end still puts all of them in place at once, or none.
+  const txn = await Transaction.begin([{ dir: out }]);
   const results: NodeResult[] = new Array(nodes.length);
   const progress = process.stderr.isTTY;
   let done = 0;
@@ -43,20 +47,27 @@ export async function runNodesIssue(o: NodesOptions): Promise<number> {
   const workers = Array.from({ length: Math.max(1, Math.min(o.concurrency ?? 32, nodes.length)) }, async () => {
     while (next < nodes.length) {
       const i = next++;
-      results[i] = await issueNode({ spec, node: nodes[i]!, signers, read, now });
+      const r = await issueNode({ spec, node: nodes[i]!, signers, read, now });
+      if (!r.problems.length && r.files.length) await txn.stage(out, r.files);
+      results[i] = { ...r, files: [] };
       done++;
       if (progress && (done % 25 === 0 || done === nodes.length)) process.stderr.write(`\r[nodes] ${done}/${nodes.length} nodes`);
     }
   });
-  await Promise.all(workers);
+  try {
+    await Promise.all(workers);
+  } catch (e) {
+    await txn.abort();
+    throw e;
+  }
   if (progress) process.stderr.write('\n');
 
   const problems = results.flatMap((r) => r.problems);
   if (problems.length) {
+    await txn.abort();
     throw new UserError(problems.length === 1 ? `${problems[0]!}. Nothing was written.` : `${problems.length} problems; nothing was written:`, { details: problems.length === 1 ? [] : problems });
   }
-  const files = results.flatMap((r) => r.files);
-  await writeAllOrNothing([{ dir: out, files }]);
+  await txn.commit();
   const created = results.filter((r) => r.created.length).length;
   for (const r of results) {
     if (!r.created.length) continue;
