@@ -74,8 +74,7 @@ async function makeKubeconfig(item: PlanItem, spec: ClusterSpec, plan: Plan, poo
     server: serverURL(spec, entry.server),
     caPem: toPem(ca.certificate),
     user: item.subject!.cn,
-    certPem: toPem(certificate),
-    keyPem: privateKeyToPem(pair.privateKey),
+    credentials: { certPem: toPem(certificate), keyPem: privateKeyToPem(pair.privateKey) },
   });
   return [{ rel: entry.file, data, mode: KEY_MODE }];
 }

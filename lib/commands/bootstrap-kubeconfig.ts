@@ -1,12 +1,11 @@
 /** kubepki kubeconfig bootstrap: the kubeconfig a node's kubelet uses for TLS bootstrap (server, CA, token). */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { stringify } from 'yaml';
 import { recoverInterrupted, writeAllOrNothing } from '../apply/transaction.js';
 import { TOKEN_PATTERN } from '../bootstrap/token.js';
 import { loadSpec, type OverrideFlag } from '../config/load.js';
 import { describeSystemError, UserError } from '../errors.js';
-import { serverURL } from '../kubeconfig/kubeconfig.js';
+import { buildKubeconfig, serverURL } from '../kubeconfig/kubeconfig.js';
 import { caEntry, certPath } from '../pki/catalog.js';
 
 export interface BootstrapKubeconfigOptions extends Partial<Record<OverrideFlag, unknown>> {
@@ -30,16 +29,7 @@ export async function runBootstrapKubeconfig(o: BootstrapKubeconfigOptions): Pro
   } catch (e) {
     throw new UserError(`${caFile}: cannot read the cluster CA: ${describeSystemError(e)}`);
   }
-  const context = `${TOKEN_USER}@${spec.clusterName}`;
-  const data = stringify({
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [{ name: spec.clusterName, cluster: { 'certificate-authority-data': Buffer.from(ca).toString('base64'), server: serverURL(spec, 'endpoint') } }],
-    contexts: [{ name: context, context: { cluster: spec.clusterName, user: TOKEN_USER } }],
-    'current-context': context,
-    preferences: {},
-    users: [{ name: TOKEN_USER, user: { token: o.token } }],
-  });
+  const data = buildKubeconfig({ clusterName: spec.clusterName, server: serverURL(spec, 'endpoint'), caPem: ca, user: TOKEN_USER, credentials: { token: o.token } });
   if (o.out === '-') {
     process.stdout.write(data);
     return 0;

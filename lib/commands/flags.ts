@@ -1,10 +1,8 @@
 /** kubepki flags COMPONENT: print a component's flags, as `init` writes them. */
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { loadSpec, type OverrideFlag } from '../config/load.js';
 import { UserError } from '../errors.js';
 import { COMPONENTS, componentFlags, etcdctlEnv, formatEnv, formatFlags, type FlagContext, type FlagFormat } from '../components/flags.js';
-import { CERTIFICATES, certPath, keyPath, type CAName } from '../pki/catalog.js';
+import { externalCAs } from '../plan/inspect.js';
 
 export interface FlagsOptions extends Partial<Record<OverrideFlag, unknown>> {
   config?: string;
@@ -14,21 +12,16 @@ export interface FlagsOptions extends Partial<Record<OverrideFlag, unknown>> {
 
 export const FLAG_COMPONENTS = [...COMPONENTS, 'etcdctl'] as const;
 
-/** CAs whose certificate is on disk without its key. */
-export function externalCAs(certDir: string): Set<CAName> {
-  return new Set(CERTIFICATES.filter((e) => !e.ca && existsSync(path.join(certDir, certPath(e))) && !existsSync(path.join(certDir, keyPath(e)))).map((e) => e.name as CAName));
-}
-
 export async function runFlags(options: FlagsOptions): Promise<number> {
   const component = options.component as (typeof FLAG_COMPONENTS)[number];
   if (!(FLAG_COMPONENTS as readonly string[]).includes(component)) {
     throw new UserError(`unknown component "${options.component}"; choose one of ${FLAG_COMPONENTS.join(', ')}`, { exitCode: 2 });
   }
-  const spec = await loadSpec(options.config, options);
+  const spec = loadSpec(options.config, options);
   if ((component === 'etcd' || component === 'etcdctl') && spec.etcd.external) {
     throw new UserError(`the cluster uses external etcd: kubepki configures no ${component}`);
   }
-  const ctx: FlagContext = { spec, externalCAs: externalCAs(path.resolve(spec.certificatesDir)) };
+  const ctx: FlagContext = { spec, externalCAs: externalCAs(spec.certificatesDir, spec) };
   if (component === 'etcdctl') {
     const env = etcdctlEnv(ctx);
     process.stdout.write(options.format === 'json' ? JSON.stringify({ component, env: Object.fromEntries(env) }, null, 2) + '\n'

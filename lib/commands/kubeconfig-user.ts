@@ -8,11 +8,12 @@ import { writeAllOrNothing, recoverInterrupted } from '../apply/transaction.js';
 import { loadSpec, type OverrideFlag } from '../config/load.js';
 import { parseDuration } from '../durations.js';
 import { UserError } from '../errors.js';
-import { buildKubeconfig, parseKubeconfig, serverURL } from '../kubeconfig/kubeconfig.js';
+import { buildKubeconfig, serverURL } from '../kubeconfig/kubeconfig.js';
+import { judgeKubeconfig } from '../plan/leaf.js';
 import { PROFILES } from '../pki/catalog.js';
 import { generateKey, privateKeyToPem } from '../pki/keys.js';
 import { loadSigner } from '../pki/signer.js';
-import { BACKDATE_MS, certificateFacts, issueCertificate, parseCertificatePem, toPem } from '../pki/x509.js';
+import { BACKDATE_MS, issueCertificate, toPem } from '../pki/x509.js';
 
 export interface UserOptions extends Partial<Record<OverrideFlag, unknown>> {
   config?: string;
@@ -55,16 +56,8 @@ export async function runKubeconfigUser(options: UserOptions): Promise<number> {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new UserError(`cannot read ${out}: ${(e as Error).message}`);
     }
     if (existing !== undefined) {
-      let same = false;
-      try {
-        const kc = parseKubeconfig(existing);
-        const cert = kc.certPem ? parseCertificatePem(kc.certPem) : undefined;
-        const s = cert && certificateFacts(cert).subject;
-        same = kc.caPem !== undefined && Buffer.from(parseCertificatePem(kc.caPem).rawData).equals(Buffer.from(ca.certificate.rawData))
-          && s?.cn === subject.cn && (s.o ?? []).join('\n') === (subject.o ?? []).join('\n');
-      } catch {
-        same = false;
-      }
+      const verdict = await judgeKubeconfig(existing, { where: out, ca: ca.certificate, subject });
+      const same = verdict.problem === undefined && verdict.client !== undefined;
       if (!same) throw new UserError(`${out} exists and is not a kubeconfig of this cluster for ${name}; kubepki will not overwrite it: move it away or choose --out`);
       process.stderr.write(`[kubeconfig] Using existing kubeconfig file: "${out}"\n`);
       return 0;
@@ -80,7 +73,7 @@ export async function runKubeconfigUser(options: UserOptions): Promise<number> {
   });
   const data = buildKubeconfig({
     clusterName: spec.clusterName, server: serverURL(spec, 'endpoint'), caPem: toPem(ca.certificate),
-    user: name, certPem: toPem(certificate), keyPem: privateKeyToPem(pair.privateKey),
+    user: name, credentials: { certPem: toPem(certificate), keyPem: privateKeyToPem(pair.privateKey) },
   });
   if (!out) {
     process.stdout.write(data);

@@ -20,7 +20,7 @@ export interface RenderOptions extends Partial<Record<OverrideFlag, unknown>> {
 
 export async function runRender(options: RenderOptions): Promise<number> {
   if (options.what !== 'systemd' && options.what !== 'rbac') throw new UserError(`kubepki renders "systemd" units or "rbac" manifests; "${options.what}" is not known`, { exitCode: 2 });
-  const spec = await loadSpec(options.config, options);
+  const spec = loadSpec(options.config, options);
   const units = options.what === 'rbac'
     ? [{ rel: 'kubelet-bootstrap-rbac.yaml', data: bootstrapRbac().map((o) => stringify(o)).join('---\n') }]
     : renderUnits({ spec, binDir: path.resolve(options.binDir), ...(options.templates ? { templatesDir: path.resolve(options.templates) } : {}) });

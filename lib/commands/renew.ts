@@ -10,7 +10,7 @@ import { loadSpec, type OverrideFlag } from '../config/load.js';
 import { UserError } from '../errors.js';
 import { PROFILES, type ExtKeyUsage, type Profile } from '../pki/catalog.js';
 import { generateKey, privateKeyToPem } from '../pki/keys.js';
-import { loadSigner } from '../pki/signer.js';
+import { ExternalCAError, loadSigner } from '../pki/signer.js';
 import { BACKDATE_MS, certificateFacts, createCsr, isSignedBy, issueCertificate, toPem, type Signer } from '../pki/x509.js';
 import { RenewError, componentsToRestart, renewTargets, type Current, type RenewTarget } from '../renew/targets.js';
 
@@ -87,7 +87,7 @@ export async function runRenew(options: RenewOptions): Promise<number> {
     }
     const signer = signers.get(target.ca)!;
     if (signer instanceof Error) {
-      const external = /no such file or directory/.test(signer.message) && /\.key/.test(signer.message);
+      const external = signer instanceof ExternalCAError;
       if (external && !explicit) {
         log(`Detected external ${target.ca}: ${target.name} can't be renewed here (its CA key is kept elsewhere); use --csr-only`);
         continue;

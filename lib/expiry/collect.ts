@@ -11,7 +11,8 @@ import path from 'node:path';
 import type { ClusterSpec } from '../config/spec.js';
 import { describeSystemError } from '../errors.js';
 import { parseKubeconfig } from '../kubeconfig/kubeconfig.js';
-import { KUBECONFIGS, certPath, certificatesFor, keyPath } from '../pki/catalog.js';
+import { KUBECONFIGS, certPath, certificatesFor, type CAName } from '../pki/catalog.js';
+import { externalCAs } from '../plan/inspect.js';
 
 export interface Row {
   name: string;
@@ -53,17 +54,6 @@ const readRegular = (file: string) => {
   return readFileSync(file, 'utf8');
 };
 
-/** CAs whose certificate is here without its key (kubeadm: externally managed). */
-function externalCAs(certDir: string, spec: ClusterSpec): Set<string> {
-  const out = new Set<string>();
-  for (const e of certificatesFor(spec)) {
-    if (e.ca) continue;
-    const has = (p: string) => { try { lstatSync(path.join(certDir, p)); return true; } catch { return false; } };
-    if (has(certPath(e)) && !has(keyPath(e))) out.add(e.name);
-  }
-  return out;
-}
-
 export function collectRows(spec: ClusterSpec): { certificates: Row[]; authorities: Row[] } {
   const certDir = path.resolve(spec.certificatesDir);
   const external = externalCAs(certDir, spec);
@@ -73,7 +63,7 @@ export function collectRows(spec: ClusterSpec): { certificates: Row[]; authoriti
     const file = path.join(certDir, certPath(e));
     const caName = e.ca ?? e.name;
     const row = readRow(
-      { name: e.name, kind: e.ca ? 'certificate' : 'ca', path: file, ...(e.ca ? { caName: e.ca } : {}), externallyManaged: external.has(caName) },
+      { name: e.name, kind: e.ca ? 'certificate' : 'ca', path: file, ...(e.ca ? { caName: e.ca } : {}), externallyManaged: external.has(caName as CAName) },
       () => firstCertificate(readRegular(file)),
     );
     (e.ca ? certificates : authorities).push(row);

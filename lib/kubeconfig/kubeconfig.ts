@@ -24,12 +24,15 @@ export interface KubeconfigParts {
   server: string;
   caPem: string;
   user: string;
-  certPem: string;
-  keyPem: string;
+  /** The user's credentials: an embedded client certificate and key, or a bearer token (TLS bootstrap). */
+  credentials: { certPem: string; keyPem: string } | { token: string };
 }
 
 export function buildKubeconfig(p: KubeconfigParts): string {
   const context = `${p.user}@${p.clusterName}`;
+  const user = 'token' in p.credentials
+    ? { token: p.credentials.token }
+    : { 'client-certificate-data': b64(p.credentials.certPem), 'client-key-data': b64(p.credentials.keyPem) };
   return stringify({
     apiVersion: 'v1',
     kind: 'Config',
@@ -37,7 +40,7 @@ export function buildKubeconfig(p: KubeconfigParts): string {
     contexts: [{ name: context, context: { cluster: p.clusterName, user: p.user } }],
     'current-context': context,
     preferences: {},
-    users: [{ name: p.user, user: { 'client-certificate-data': b64(p.certPem), 'client-key-data': b64(p.keyPem) } }],
+    users: [{ name: p.user, user }],
   });
 }
 

@@ -9,11 +9,11 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ClusterSpec, NodeSpec } from '../config/spec.js';
-import { buildKubeconfig, parseKubeconfig, serverURL } from '../kubeconfig/kubeconfig.js';
+import { buildKubeconfig, serverURL } from '../kubeconfig/kubeconfig.js';
 import { KUBECONFIGS, PROFILES, caEntry, certPath, findEntry, keyPath, validityFor, type CAName, type CertEntry } from '../pki/catalog.js';
 import { generateKey, parsePrivateKeyPem, privateKeyToPem, spkiDer } from '../pki/keys.js';
-import { BACKDATE_MS, certificateFacts, isSignedBy, issueCertificate, parseCertificatePem, toPem, type Signer } from '../pki/x509.js';
-import { leafProblem, sameSubject, fmtSubject } from '../plan/leaf.js';
+import { BACKDATE_MS, issueCertificate, parseCertificatePem, toPem, type Signer } from '../pki/x509.js';
+import { judgeKubeconfig, leafProblem } from '../plan/leaf.js';
 import type { NewFile } from '../apply/transaction.js';
 
 /** The description as seen from one node of the inventory. */
@@ -131,24 +131,15 @@ export async function issueNode(o: { spec: ClusterSpec; node: NodeSpec; signers:
       rel: at(KUBELET_CONF.file),
       data: buildKubeconfig({
         clusterName: spec.clusterName, server: serverURL(o.spec, 'endpoint'), caPem: toPem(ca.certificate),
-        user: subject.cn, certPem: toPem(made.certificate), keyPem: privateKeyToPem(made.key.privateKey),
+        user: subject.cn, credentials: { certPem: toPem(made.certificate), keyPem: privateKeyToPem(made.key.privateKey) },
       }),
       mode: 0o600,
     });
     result.created.push(KUBELET_CONF.file);
   } else if (have !== null) {
-    try {
-      const kc = parseKubeconfig(have.toString());
-      const client = kc.certPem ? parseCertificatePem(kc.certPem) : undefined;
-      const caOk = kc.caPem !== undefined && Buffer.from(parseCertificatePem(kc.caPem).rawData).equals(Buffer.from(ca.certificate.rawData));
-      const who = client ? certificateFacts(client).subject : undefined;
-      if (!caOk) result.problems.push(`${at(KUBELET_CONF.file)} has another cluster's CA; move it away`);
-      else if (!client || !(await isSignedBy(client, ca.certificate))) result.problems.push(`${at(KUBELET_CONF.file)}: its client certificate is not signed by ca; move it away to have it written anew`);
-      else if (!who || !sameSubject(who, subject)) result.problems.push(`${at(KUBELET_CONF.file)} is for ${who ? fmtSubject(who) : 'no client certificate'}, the inventory wants ${fmtSubject(subject)}; move it away`);
-      else result.kept.push(KUBELET_CONF.file);
-    } catch (e) {
-      result.problems.push(`${at(KUBELET_CONF.file)} ${(e as Error).message}; move it away`);
-    }
+    const verdict = await judgeKubeconfig(have.toString(), { where: at(KUBELET_CONF.file), ca: ca.certificate, subject });
+    if (verdict.problem !== undefined) result.problems.push(verdict.problem);
+    else result.kept.push(KUBELET_CONF.file);
   }
   return result;
 }

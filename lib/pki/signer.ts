@@ -6,6 +6,9 @@ import { caEntry, certPath, keyPath, type CAName } from './catalog.js';
 import { parsePrivateKeyPem, spkiDer } from './keys.js';
 import { certificateFacts, parseCertificatePem, type Signer } from './x509.js';
 
+/** The CA's certificate is here but its key is not: the CA is managed outside kubepki. */
+export class ExternalCAError extends UserError {}
+
 export function loadSigner(certDir: string, name: CAName): Signer {
   const entry = caEntry(name);
   const crt = path.join(certDir, certPath(entry));
@@ -15,7 +18,9 @@ export function loadSigner(certDir: string, name: CAName): Signer {
       return readFileSync(file);
     } catch (e) {
       const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
-      throw new UserError(`${file}: cannot read the ${name} ${what}: ${describeSystemError(e)}${missing && what === 'key' ? ' (is this CA managed outside kubepki?)' : ''}`);
+      const message = `${file}: cannot read the ${name} ${what}: ${describeSystemError(e)}`;
+      if (missing && what === 'key') throw new ExternalCAError(`${message} (is this CA managed outside kubepki?)`);
+      throw new UserError(message);
     }
   };
   let certificate;

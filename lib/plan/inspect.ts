@@ -4,7 +4,9 @@
  */
 import { lstatSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import type { ClusterSpec } from '../config/spec.js';
 import { describeSystemError } from '../errors.js';
+import { certPath, certificatesFor, keyPath, type CAName } from '../pki/catalog.js';
 
 export type FileState =
   | { state: 'missing' }
@@ -62,4 +64,9 @@ export function inspectDirs(dirs: Readonly<Record<string, string>>, paths: Itera
   const files = new Map<string, FileState>();
   for (const { root, rel } of paths) files.set(`${root}:${rel}`, inspectPath(dirs[root]!, rel));
   return { files };
+}
+
+/** CAs whose certificate is on disk without its key: managed outside kubepki (kubeadm's external CA mode). */
+export function externalCAs(certDir: string, spec: ClusterSpec): Set<CAName> {
+  return new Set(certificatesFor(spec).filter((e) => !e.ca && exists(certDir, certPath(e)) && !exists(certDir, keyPath(e))).map((e) => e.name as CAName));
 }

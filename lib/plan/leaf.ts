@@ -1,6 +1,7 @@
 /** Whether an existing certificate is still the one a description asks for. */
 import type { AltNames, Subject } from '../pki/catalog.js';
-import { certificateFacts, isSignedBy, type X509Certificate } from '../pki/x509.js';
+import { parseKubeconfig } from '../kubeconfig/kubeconfig.js';
+import { certificateFacts, isSignedBy, parseCertificatePem, type X509Certificate } from '../pki/x509.js';
 
 export const sameSubject = (a: Subject, b: Subject) => a.cn === b.cn && (a.o ?? []).join('\n') === (b.o ?? []).join('\n');
 export const fmtSubject = (s: Subject) => [...(s.o ?? []).map((o) => `O=${o}`), `CN=${s.cn}`].join(', ');
@@ -30,4 +31,50 @@ export async function leafProblem(o: { crt: string; key: string; cert: X509Certi
   if (sanDiff) diffs.push(`SANs: ${sanDiff}`);
   if (diffs.length) return `${o.crt} does not match the cluster description: ${diffs.join('; ')}. To change it on purpose, move ${o.crt} and ${o.key} away and run again to have them re-created`;
   return undefined;
+}
+
+export type KubeconfigVerdict =
+  | { problem: string }
+  | { problem?: undefined; server?: string; client?: X509Certificate; notes: string[] };
+
+/**
+ * Whether an existing kubeconfig (its current context) belongs to this cluster
+ * and identity: the embedded CA is `ca`, and the client certificate is signed
+ * by it for `subject`. A client certificate given as a file (a kubelet that
+ * rotates its own) is noted, not checked.
+ */
+export async function judgeKubeconfig(text: string, o: { where: string; ca: X509Certificate; subject: Subject }): Promise<KubeconfigVerdict> {
+  const { where } = o;
+  let kc;
+  try {
+    kc = parseKubeconfig(text);
+  } catch (e) {
+    return { problem: `${where} ${(e as Error).message}; restore it from a backup or move it away` };
+  }
+  let embeddedCA;
+  try {
+    embeddedCA = kc.caPem ? parseCertificatePem(kc.caPem) : undefined;
+  } catch {
+    embeddedCA = undefined;
+  }
+  if (!embeddedCA || !Buffer.from(embeddedCA.rawData).equals(Buffer.from(o.ca.rawData))) {
+    return { problem: `${where} exists but has got the wrong CA cert (not this cluster's ca.crt); move it away to have it written anew` };
+  }
+  const server = kc.server;
+  if (!kc.certPem) {
+    if (kc.certFile) return { server, notes: [`its client certificate is the file ${kc.certFile} (rotated by the kubelet); not checked`] };
+    return { problem: `${where} has no client certificate for its current user; move it away to have it written anew` };
+  }
+  let client;
+  try {
+    client = parseCertificatePem(kc.certPem);
+  } catch (e) {
+    return { problem: `${where}: the embedded client certificate ${(e as Error).message}; move the file away to have it written anew` };
+  }
+  if (!(await isSignedBy(client, o.ca))) return { problem: `${where}: its client certificate is not signed by ca; move it away to have it written anew` };
+  const have = certificateFacts(client).subject;
+  if (!sameSubject(have, o.subject)) {
+    return { problem: `${where}: its client certificate is for ${fmtSubject(have)}, the description wants ${fmtSubject(o.subject)}; move it away to have it written anew` };
+  }
+  return { server, client, notes: [] };
 }

@@ -12,16 +12,16 @@ import {
 } from '../components/flags.js';
 import type { ClusterSpec } from '../config/spec.js';
 import { formatDays } from '../durations.js';
-import { parseKubeconfig, serverURL } from '../kubeconfig/kubeconfig.js';
+import { serverURL } from '../kubeconfig/kubeconfig.js';
 import { ALGORITHMS, type Algorithm } from '../pki/algorithms.js';
 import {
   KEY_PAIRS, KUBECONFIGS, PROFILES, caEntry, certPath, certificatesFor, consumerName, keyPath,
   type AltNames, type CAName, type CertEntry, type Consumer, type KeyPairEntry, type KubeconfigEntry, type Subject,
 } from '../pki/catalog.js';
 import { parsePrivateKeyPem, parsePublicKeyPem, spkiDer } from '../pki/keys.js';
-import { certificateFacts, isSignedBy, parseCertificatePem, type CertificateFacts, type Signer, type X509Certificate } from '../pki/x509.js';
+import { certificateFacts, parseCertificatePem, type CertificateFacts, type Signer, type X509Certificate } from '../pki/x509.js';
 import { compareGenerated, type GeneratedFile } from './generated.js';
-import { fmtSubject, leafProblem, sameSubject } from './leaf.js';
+import { fmtSubject, judgeKubeconfig, leafProblem } from './leaf.js';
 import type { DiskState, FileState } from './inspect.js';
 import { rootDir, rootDirs, type Phase, type Root } from './paths.js';
 
@@ -297,48 +297,19 @@ export async function makePlan(spec: ClusterSpec, disk: DiskState, now: Date, sk
     }
     if (st.state !== 'file') return;
     const where = `${entry.file} in ${plan.dirs.kubeconfigs}`;
-    let kc;
-    try {
-      kc = parseKubeconfig(st.data.toString());
-    } catch (e) {
-      return void fail(`${where} ${(e as Error).message}; restore it from a backup or move it away`);
-    }
     if (st.mode & 0o077) {
       return void fail(`${where} is readable by others than its owner (mode ${st.mode.toString(8).padStart(4, '0')}); run "chmod 600" on it and try again`);
     }
     const caCert = caCerts.get('ca');
     if (!caCert) return void fail(`${where} exists but the cluster CA is to be created, so it belongs to another cluster; move it away`);
-    let embeddedCA;
-    try {
-      embeddedCA = kc.caPem ? parseCertificatePem(kc.caPem) : undefined;
-    } catch {
-      embeddedCA = undefined;
+    const verdict = await judgeKubeconfig(st.data.toString(), { where, ca: caCert, subject });
+    if (verdict.problem !== undefined) return void fail(verdict.problem);
+    item.notes.push(...verdict.notes);
+    if (verdict.client) {
+      item.notAfter = verdict.client.notAfter.toISOString();
+      if (verdict.client.notAfter < now) item.notes.push(`its client certificate expired on ${verdict.client.notAfter.toISOString()}`);
     }
-    if (!embeddedCA || !Buffer.from(embeddedCA.rawData).equals(Buffer.from(caCert.rawData))) {
-      return void fail(`${where} exists but has got the wrong CA cert (not this cluster's ca.crt); move it away to have it written anew`);
-    }
-    if (!kc.certPem) {
-      if (kc.certFile) {
-        item.notes.push(`its client certificate is the file ${kc.certFile} (rotated by the kubelet); not checked`);
-      } else {
-        return void fail(`${where} has no client certificate for its current user; move it away to have it written anew`);
-      }
-    } else {
-      let client;
-      try {
-        client = parseCertificatePem(kc.certPem);
-      } catch (e) {
-        return void fail(`${where}: the embedded client certificate ${(e as Error).message}; move the file away to have it written anew`);
-      }
-      if (!(await isSignedBy(client, caCert))) return void fail(`${where}: its client certificate is not signed by ca; move it away to have it written anew`);
-      const have = certificateFacts(client).subject;
-      if (!sameSubject(have, subject)) {
-        return void fail(`${where}: its client certificate is for ${fmtSubject(have)}, the description wants ${fmtSubject(subject)}; move it away to have it written anew`);
-      }
-      item.notAfter = client.notAfter.toISOString();
-      if (client.notAfter < now) item.notes.push(`its client certificate expired on ${client.notAfter.toISOString()}`);
-    }
-    if (kc.server !== server) item.notes.push(`its server is ${kc.server ?? '(none)'}, the description gives ${server}`);
+    if (verdict.server !== server) item.notes.push(`its server is ${verdict.server ?? '(none)'}, the description gives ${server}`);
     item.action = 'keep';
     item.uses = [entry.file];
     plan.items.push(item);
