@@ -9,6 +9,9 @@ import type { FlagFormat } from './components/flags.js';
 import type { OutputFormat } from './output.js';
 import { ALGORITHM_NAMES } from './pki/algorithms.js';
 
+/** package.json's version, put in by the build (scripts/build.mjs). */
+declare const __KUBEPKI_VERSION__: string | undefined;
+
 const OUTPUT_FORMATS = ['text', 'json', 'yaml'] as const satisfies readonly OutputFormat[];
 // Type-checked against the modules that own them; spelled here so that start-up loads neither.
 const FLAG_FORMATS = ['args', 'env', 'json'] as const satisfies readonly FlagFormat[];
@@ -54,7 +57,15 @@ async function run(fn: () => Promise<number>): Promise<void> {
   }
 }
 
-await yargs(hideBin(process.argv))
+const cli = yargs(hideBin(process.argv));
+// After starting a command's handler, yargs renders the whole help text and keeps
+// it for a failure later on: 10-35 ms of text layout on every run. kubepki's
+// handlers report their own errors and never print help, so that work is skipped.
+type YargsInternals = { getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } } };
+const usage = (cli as unknown as YargsInternals).getInternalMethods?.().getUsageInstance?.();
+if (usage?.cacheHelpMessage) usage.cacheHelpMessage = () => undefined;
+
+cli
   .scriptName('kubepki')
   .usage('kubepki: the PKI of a Kubernetes control plane, from one cluster description.\n\nUsage: $0 <command> [options]')
   .command(
@@ -188,11 +199,14 @@ await yargs(hideBin(process.argv))
   .strict()
   .help()
   .alias('help', 'h')
-  .version()
+  .version(typeof __KUBEPKI_VERSION__ === 'string' ? __KUBEPKI_VERSION__ : 'unknown')
   .wrap(Math.min(120, process.stdout.columns ?? 100))
   .fail((message, error) => {
     // Command handlers report their own errors (run); what reaches here is the command line's.
     process.stderr.write(`kubepki: error: ${message ?? error?.message ?? 'invalid command line'}\nRun "kubepki --help" for usage.\n`);
     process.exit(ExitCode.usage);
   })
-  .parseAsync();
+  .parseAsync()
+  .catch((error: unknown) => {
+    process.exitCode = report(error);
+  });

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { humanDuration, expiresText } from '../lib/expiry/human.js';
 import { PROFILES } from '../lib/pki/catalog.js';
 import { generateKey } from '../lib/pki/keys.js';
-import { issueCertificate, toPem } from '../lib/pki/x509.js';
+import { issueCertificate } from '../lib/pki/issue.js';
 import { NODE, kubepki, scratch, snapshot } from './helpers/cli.js';
 
 const ALG = ['--encryption-algorithm', 'ECDSA-P256'];
@@ -30,7 +30,7 @@ async function certificate(notBefore: Date, notAfter: Date, cn = 'extra'): Promi
     subject: { cn }, sans: { dns: [], ips: [] }, profile: PROFILES.ca, publicKey: key.publicKey,
     publicKeyAlgorithm: key.algorithm, notBefore, notAfter, selfKey: key.privateKey,
   });
-  return toPem(cert);
+  return cert.pem;
 }
 
 const DAY = 86_400_000;

@@ -6,8 +6,8 @@
 import type { ClusterSpec } from '../config/spec.js';
 import { buildKubeconfig, serverURL } from '../kubeconfig/kubeconfig.js';
 import { PROFILES, certPath, keyPath, validityFor, type CertEntry, type KeyPairEntry, type KubeconfigEntry } from '../pki/catalog.js';
-import { privateKeyToPem, publicKeyToPem, type KeyPool } from '../pki/keys.js';
-import { BACKDATE_MS, issueCertificate, toPem, type Signer } from '../pki/x509.js';
+import { publicKeyToPem, type KeyPool } from '../pki/keys.js';
+import { BACKDATE_MS, issueCertificate, type Signer } from '../pki/issue.js';
 import { ROOTS, type Root } from '../plan/paths.js';
 import type { Plan, PlanItem } from '../plan/plan.js';
 import { writeAllOrNothing, type NewFile } from './transaction.js';
@@ -33,7 +33,7 @@ async function issue(spec: ClusterSpec, pool: KeyPool, now: Date, item: PlanItem
     subject: item.subject!,
     sans: item.sans ?? { dns: [], ips: [] },
     profile,
-    publicKey: pair.publicKey,
+    publicKey: pair.spki,
     publicKeyAlgorithm: pair.algorithm,
     notBefore: new Date(now.getTime() - BACKDATE_MS),
     notAfter,
@@ -48,8 +48,8 @@ async function makeCertificate(item: PlanItem, spec: ClusterSpec, plan: Plan, po
   const { pair, certificate } = await issue(spec, pool, now, item, profile, entry.ca ? plan.signers.get(entry.ca) : undefined);
   if (profile.isCA) plan.signers.set(entry.name, { certificate, key: pair.privateKey, algorithm: pair.algorithm });
   return [
-    { rel: certPath(entry), data: toPem(certificate), mode: CERT_MODE },
-    { rel: keyPath(entry), data: privateKeyToPem(pair.privateKey), mode: KEY_MODE },
+    { rel: certPath(entry), data: certificate.pem, mode: CERT_MODE },
+    { rel: keyPath(entry), data: pair.privateKeyPem, mode: KEY_MODE },
   ];
 }
 
@@ -59,9 +59,9 @@ async function makeKeyPair(item: PlanItem, spec: ClusterSpec, plan: Plan, pool: 
   if (existing) return [{ rel: entry.pub, data: publicKeyToPem(existing), mode: KEY_MODE }];
   const pair = await pool.take(spec.encryptionAlgorithm);
   return [
-    { rel: entry.key, data: privateKeyToPem(pair.privateKey), mode: KEY_MODE },
+    { rel: entry.key, data: pair.privateKeyPem, mode: KEY_MODE },
     // kubeadm writes sa.pub through its key writer, 0600; kept so.
-    { rel: entry.pub, data: publicKeyToPem(pair.publicKey), mode: KEY_MODE },
+    { rel: entry.pub, data: pair.publicKeyPem, mode: KEY_MODE },
   ];
 }
 
@@ -72,9 +72,9 @@ async function makeKubeconfig(item: PlanItem, spec: ClusterSpec, plan: Plan, poo
   const data = buildKubeconfig({
     clusterName: spec.clusterName,
     server: serverURL(spec, entry.server),
-    caPem: toPem(ca.certificate),
+    caPem: ca.certificate.pem,
     user: item.subject!.cn,
-    credentials: { certPem: toPem(certificate), keyPem: privateKeyToPem(pair.privateKey) },
+    credentials: { certPem: certificate.pem, keyPem: pair.privateKeyPem },
   });
   return [{ rel: entry.file, data, mode: KEY_MODE }];
 }

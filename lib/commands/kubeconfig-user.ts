@@ -11,9 +11,9 @@ import { UserError } from '../errors.js';
 import { buildKubeconfig, serverURL } from '../kubeconfig/kubeconfig.js';
 import { judgeKubeconfig } from '../plan/leaf.js';
 import { PROFILES } from '../pki/catalog.js';
-import { generateKey, privateKeyToPem } from '../pki/keys.js';
+import { generateKey } from '../pki/keys.js';
 import { loadSigner } from '../pki/signer.js';
-import { BACKDATE_MS, issueCertificate, toPem } from '../pki/x509.js';
+import { BACKDATE_MS, issueCertificate } from '../pki/issue.js';
 
 export interface UserOptions extends Partial<Record<OverrideFlag, unknown>> {
   config?: string;
@@ -68,12 +68,12 @@ export async function runKubeconfigUser(options: UserOptions): Promise<number> {
   let notAfter = new Date(now + validity);
   if (notAfter > ca.certificate.notAfter) notAfter = ca.certificate.notAfter;
   const certificate = await issueCertificate({
-    subject, sans: { dns: [], ips: [] }, profile: PROFILES.client, publicKey: pair.publicKey, publicKeyAlgorithm: pair.algorithm,
+    subject, sans: { dns: [], ips: [] }, profile: PROFILES.client, publicKey: pair.spki, publicKeyAlgorithm: pair.algorithm,
     notBefore: new Date(now - BACKDATE_MS), notAfter, issuer: ca,
   });
   const data = buildKubeconfig({
-    clusterName: spec.clusterName, server: serverURL(spec, 'endpoint'), caPem: toPem(ca.certificate),
-    user: name, credentials: { certPem: toPem(certificate), keyPem: privateKeyToPem(pair.privateKey) },
+    clusterName: spec.clusterName, server: serverURL(spec, 'endpoint'), caPem: ca.certificate.pem,
+    user: name, credentials: { certPem: certificate.pem, keyPem: pair.privateKeyPem },
   });
   if (!out) {
     process.stdout.write(data);

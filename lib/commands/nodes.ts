@@ -11,7 +11,7 @@ import { UserError } from '../errors.js';
 import { issueNode, reader, type NodeResult } from '../nodes/issue.js';
 import type { CAName } from '../pki/catalog.js';
 import { loadSigner } from '../pki/signer.js';
-import type { Signer } from '../pki/x509.js';
+import type { Signer } from '../pki/issue.js';
 
 export interface NodesOptions extends Partial<Record<OverrideFlag, unknown>> {
   config?: string;

@@ -9,9 +9,11 @@ import { writeAllOrNothing, recoverInterrupted, type FileGroup } from '../apply/
 import { loadSpec, type OverrideFlag } from '../config/load.js';
 import { UserError } from '../errors.js';
 import { PROFILES, type ExtKeyUsage, type Profile } from '../pki/catalog.js';
-import { generateKey, privateKeyToPem } from '../pki/keys.js';
+import { generateKey } from '../pki/keys.js';
 import { ExternalCAError, loadSigner } from '../pki/signer.js';
-import { BACKDATE_MS, certificateFacts, createCsr, isSignedBy, issueCertificate, toPem, type Signer } from '../pki/x509.js';
+import { isSignedBy } from '../pki/certificate.js';
+import { BACKDATE_MS, issueCertificate, type Signer } from '../pki/issue.js';
+import { certificateFacts, createCsr } from '../pki/x509.js';
 import { RenewError, componentsToRestart, renewTargets, type Current, type RenewTarget } from '../renew/targets.js';
 
 export interface RenewOptions extends Partial<Record<OverrideFlag, unknown>> {
@@ -97,7 +99,7 @@ export async function runRenew(options: RenewOptions): Promise<number> {
         : `${target.name}: ${signer.message}`);
       continue;
     }
-    if (!(await isSignedBy(current.certificate, signer.certificate))) {
+    if (!isSignedBy(current.certificate.rawData, signer.certificate)) {
       problems.push(`${target.name}: its certificate is not signed by ${target.ca} (${certDir}); kubepki will not re-sign it with another CA: restore the right CA, or re-create it with init`);
       continue;
     }
@@ -120,7 +122,7 @@ export async function runRenew(options: RenewOptions): Promise<number> {
       const key = await newKey(current);
       const csr = await createCsr({ subject: facts.subject, sans: facts.sans, privateKey: key.privateKey, publicKey: key.publicKey, algorithm: key.algorithm });
       return [
-        { rel: `${target.name}.key`, data: privateKeyToPem(key.privateKey), mode: 0o600 },
+        { rel: `${target.name}.key`, data: key.privateKeyPem, mode: 0o600 },
         { rel: `${target.name}.csr`, data: csr, mode: 0o600 },
       ];
     }));
@@ -144,10 +146,10 @@ export async function runRenew(options: RenewOptions): Promise<number> {
     let notAfter = new Date(now + spec.certificateValidity);
     if (notAfter > signer!.certificate.notAfter) notAfter = signer!.certificate.notAfter;
     const certificate = await issueCertificate({
-      subject: facts.subject, sans: facts.sans, profile: profileOf(current, target.name), publicKey: key.publicKey,
+      subject: facts.subject, sans: facts.sans, profile: profileOf(current, target.name), publicKey: key.spki,
       publicKeyAlgorithm: key.algorithm, notBefore: new Date(now - BACKDATE_MS), notAfter, issuer: signer!,
     });
-    return { target, files: target.write(certificate, key, toPem(signer!.certificate)), notAfter, serial: certificate.serialNumber };
+    return { target, files: target.write(certificate, key, signer!.certificate.pem), notAfter, serial: certificate.serialNumber };
   }));
   const stamp = new Date(now).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
   const backupRoot = path.join(path.resolve(spec.kubeconfigDir), 'kubepki-backups', stamp);

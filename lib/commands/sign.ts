@@ -13,7 +13,7 @@ import { judgeCsr } from '../nodes/policy.js';
 import { algorithmOfKey } from '../pki/algorithms.js';
 import { PROFILES } from '../pki/catalog.js';
 import { loadSigner } from '../pki/signer.js';
-import { BACKDATE_MS, issueCertificate, toPem } from '../pki/x509.js';
+import { BACKDATE_MS, issueCertificate } from '../pki/issue.js';
 
 export interface SignOptions extends Partial<Record<OverrideFlag, unknown>> {
   config?: string;
@@ -65,7 +65,7 @@ export async function runSign(o: SignOptions): Promise<number> {
       publicKey, publicKeyAlgorithm: algorithm, notBefore: new Date(now - BACKDATE_MS), notAfter, issuer: ca,
     });
     const dir = o.outDir ? path.resolve(o.outDir) : path.dirname(file);
-    out.push({ dir, file: { rel: path.basename(file).replace(/\.csr$/, '') + '.crt', data: toPem(certificate), mode: 0o644 } });
+    out.push({ dir, file: { rel: path.basename(file).replace(/\.csr$/, '') + '.crt', data: certificate.pem, mode: 0o644 } });
     process.stdout.write(`[sign] ${path.basename(file)}: ${verdict.kind} certificate for ${verdict.subject.cn}${verdict.sans.dns.length + verdict.sans.ips.length ? ` (${[...verdict.sans.dns, ...verdict.sans.ips].join(', ')})` : ''}, until ${notAfter.toISOString()}\n`);
   }
   const seen = new Set<string>();

@@ -11,8 +11,9 @@ import path from 'node:path';
 import type { ClusterSpec, NodeSpec } from '../config/spec.js';
 import { buildKubeconfig, serverURL } from '../kubeconfig/kubeconfig.js';
 import { KUBECONFIGS, PROFILES, caEntry, certPath, findEntry, keyPath, validityFor, type CAName, type CertEntry } from '../pki/catalog.js';
-import { generateKey, parsePrivateKeyPem, privateKeyToPem, spkiDer } from '../pki/keys.js';
-import { BACKDATE_MS, issueCertificate, parseCertificatePem, toPem, type Signer } from '../pki/x509.js';
+import { generateKey, parsePrivateKeyPem, spkiDer } from '../pki/keys.js';
+import { BACKDATE_MS, issueCertificate, type Signer } from '../pki/issue.js';
+import { parseCertificatePem } from '../pki/x509.js';
 import { judgeKubeconfig, leafProblem } from '../plan/leaf.js';
 import type { NewFile } from '../apply/transaction.js';
 
@@ -70,7 +71,7 @@ export async function issueNode(o: { spec: ClusterSpec; node: NodeSpec; signers:
     let notAfter = new Date(o.now + validityFor(profile, spec));
     if (notAfter > ca.certificate.notAfter) notAfter = ca.certificate.notAfter;
     const certificate = await issueCertificate({
-      subject, sans, profile, publicKey: key.publicKey, publicKeyAlgorithm: key.algorithm,
+      subject, sans, profile, publicKey: key.spki, publicKeyAlgorithm: key.algorithm,
       notBefore: new Date(o.now - BACKDATE_MS), notAfter, issuer: ca,
     });
     return { key, certificate };
@@ -80,7 +81,7 @@ export async function issueNode(o: { spec: ClusterSpec; node: NodeSpec; signers:
   const cas: CAName[] = node.role === 'control-plane' && !spec.etcd.external ? ['ca', 'etcd-ca'] : ['ca'];
   for (const name of cas) {
     const rel = certPath(caEntry(name));
-    const want = toPem(o.signers.get(name)!.certificate);
+    const want = o.signers.get(name)!.certificate.pem;
     const have = read(rel);
     if (have === null) continue;
     if (have === undefined) {
@@ -117,7 +118,7 @@ export async function issueNode(o: { spec: ClusterSpec; node: NodeSpec; signers:
       continue;
     }
     const made = await issue(subject, sans, PROFILES[entry.profile], ca);
-    result.files.push({ rel: at(crt), data: toPem(made.certificate), mode: 0o644 }, { rel: at(key), data: privateKeyToPem(made.key.privateKey), mode: 0o600 });
+    result.files.push({ rel: at(crt), data: made.certificate.pem, mode: 0o644 }, { rel: at(key), data: made.key.privateKeyPem, mode: 0o600 });
     result.created.push(crt, key);
   }
 
@@ -130,8 +131,8 @@ export async function issueNode(o: { spec: ClusterSpec; node: NodeSpec; signers:
     result.files.push({
       rel: at(KUBELET_CONF.file),
       data: buildKubeconfig({
-        clusterName: spec.clusterName, server: serverURL(o.spec, 'endpoint'), caPem: toPem(ca.certificate),
-        user: subject.cn, credentials: { certPem: toPem(made.certificate), keyPem: privateKeyToPem(made.key.privateKey) },
+        clusterName: spec.clusterName, server: serverURL(o.spec, 'endpoint'), caPem: ca.certificate.pem,
+        user: subject.cn, credentials: { certPem: made.certificate.pem, keyPem: made.key.privateKeyPem },
       }),
       mode: 0o600,
     });

@@ -6,21 +6,76 @@
 import { createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
 import { ALGORITHMS, algorithmOfKey, type Algorithm, type AlgorithmName } from './algorithms.js';
 
-export interface KeyPair {
-  privateKey: KeyObject;
-  publicKey: KeyObject;
-  algorithm: Algorithm;
+/**
+ * A key pair, held in whichever form it came: generated keys arrive already
+ * encoded (private key PEM, public key DER), done on the thread pool with the
+ * generation itself, so that the main thread, which assembles certificates,
+ * never spends time in OpenSSL's encoders for them; KeyObjects are made only
+ * when something signs with the key. Parsed keys arrive as KeyObjects.
+ */
+export class KeyPair {
+  #privateKey?: KeyObject;
+  #publicKey?: KeyObject;
+  #privateKeyPem?: string;
+  #spki?: Buffer;
+
+  constructor(
+    readonly algorithm: Algorithm,
+    from: { privateKey: KeyObject; publicKey?: KeyObject } | { privateKeyPem: string; spki: Buffer },
+  ) {
+    if ('privateKey' in from) {
+      this.#privateKey = from.privateKey;
+      this.#publicKey = from.publicKey;
+    } else {
+      this.#privateKeyPem = from.privateKeyPem;
+      this.#spki = from.spki;
+    }
+  }
+
+  get privateKey(): KeyObject {
+    return (this.#privateKey ??= createPrivateKey(this.#privateKeyPem!));
+  }
+
+  get publicKey(): KeyObject {
+    return (this.#publicKey ??= this.#spki ? createPublicKey({ key: this.#spki, format: 'der', type: 'spki' }) : createPublicKey(this.privateKey));
+  }
+
+  /** The private key as kubeadm writes it: PKCS#1 for RSA, SEC1 for ECDSA. */
+  get privateKeyPem(): string {
+    return (this.#privateKeyPem ??= privateKeyToPem(this.privateKey));
+  }
+
+  /** DER SubjectPublicKeyInfo: what a certificate carries. */
+  get spki(): Buffer {
+    return (this.#spki ??= spkiDer(this.publicKey));
+  }
+
+  /** PKIX "PUBLIC KEY" PEM. */
+  get publicKeyPem(): string {
+    return pem('PUBLIC KEY', this.spki);
+  }
+}
+
+/** PEM armour, 64 columns, as OpenSSL writes it. */
+function pem(label: string, der: Buffer): string {
+  const b64 = der.toString('base64');
+  const lines: string[] = [];
+  for (let i = 0; i < b64.length; i += 64) lines.push(b64.slice(i, i + 64));
+  return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
 }
 
 export function generateKey(name: AlgorithmName): Promise<KeyPair> {
   const algorithm = ALGORITHMS[name];
   return new Promise((resolve, reject) => {
-    const done = (error: Error | null, publicKey: KeyObject, privateKey: KeyObject) =>
-      error ? reject(error) : resolve({ privateKey, publicKey, algorithm });
+    const done = (error: Error | null, spki: Buffer, privateKeyPem: string) =>
+      error ? reject(error) : resolve(new KeyPair(algorithm, { privateKeyPem, spki }));
+    const publicKeyEncoding = { type: 'spki', format: 'der' } as const;
     if (algorithm.family === 'rsa') {
-      generateKeyPair('rsa', { modulusLength: algorithm.modulusLength!, publicExponent: 65537 }, done);
+      generateKeyPair('rsa', {
+        modulusLength: algorithm.modulusLength!, publicExponent: 65537, publicKeyEncoding, privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
+      }, done);
     } else {
-      generateKeyPair('ec', { namedCurve: algorithm.curve!.openssl }, done);
+      generateKeyPair('ec', { namedCurve: algorithm.curve!.openssl, publicKeyEncoding, privateKeyEncoding: { type: 'sec1', format: 'pem' } }, done);
     }
   });
 }

@@ -4,7 +4,9 @@ import path from 'node:path';
 import { describeSystemError, UserError } from '../errors.js';
 import { caEntry, certPath, keyPath, type CAName } from './catalog.js';
 import { parsePrivateKeyPem, spkiDer } from './keys.js';
-import { certificateFacts, parseCertificatePem, type Signer } from './x509.js';
+import { Certificate } from './certificate.js';
+import type { Signer } from './issue.js';
+import { certificateFacts, parseCertificatePem } from './x509.js';
 
 /** The CA's certificate is here but its key is not: the CA is managed outside kubepki. */
 export class ExternalCAError extends UserError {}
@@ -39,5 +41,5 @@ export function loadSigner(certDir: string, name: CAName): Signer {
   }
   if (!certificateFacts(certificate).isCA) throw new UserError(`${crt} is not a CA certificate`);
   if (!spkiDer(parsed.key).equals(certificateFacts(certificate).spki)) throw new UserError(`${key} does not match ${crt}`);
-  return { certificate, key: parsed.key, algorithm: parsed.algorithm };
+  return { certificate: Certificate.fromDer(Buffer.from(certificate.rawData)), key: parsed.key, algorithm: parsed.algorithm };
 }

@@ -1,40 +1,22 @@
 /**
- * Certificates: creation and reading, on @peculiar/x509 with Node's built-in
- * WebCrypto as the provider. (Node 20 has a native WebCrypto; the
+ * Certificates of any shape: reading them (re-runs, renew, nodes), and CSRs,
+ * on @peculiar/x509 with Node's built-in WebCrypto as the provider. Issuing is
+ * issue.ts, which does not load this. (Node 20 has a native WebCrypto; the
  * @peculiar/webcrypto shim wraps the same node:crypto, costs ~35 ms of start-up
  * and generates keys one at a time, so kubepki does not load it.)
  */
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
-import { randomBytes, webcrypto, type KeyObject } from 'node:crypto';
+import { webcrypto, type KeyObject } from 'node:crypto';
 import type { Algorithm } from './algorithms.js';
-import { altNames, keyUsagesFor, type AltNames, type ExtKeyUsage, type KeyUsage, type Profile, type Subject } from './catalog.js';
+import { altNames, type AltNames, type Subject } from './catalog.js';
 
 type CryptoKey = webcrypto.CryptoKey;
 x509.cryptoProvider.set(webcrypto as never);
 
-/** kubeadm backdates NotBefore by five minutes to tolerate clock skew between nodes. */
-export const BACKDATE_MS = 5 * 60_000;
-
-const KEY_USAGE_FLAGS: Record<KeyUsage, x509.KeyUsageFlags> = {
-  digitalSignature: x509.KeyUsageFlags.digitalSignature,
-  keyEncipherment: x509.KeyUsageFlags.keyEncipherment,
-  keyCertSign: x509.KeyUsageFlags.keyCertSign,
-};
-const EKU_OID: Record<ExtKeyUsage, string> = {
-  serverAuth: x509.ExtendedKeyUsage.serverAuth,
-  clientAuth: x509.ExtendedKeyUsage.clientAuth,
-};
-const EKU_NAME: Record<string, string> = Object.fromEntries(Object.entries(EKU_OID).map(([name, oid]) => [oid, name]));
+const EKU_NAME: Record<string, string> = { '1.3.6.1.5.5.7.3.1': 'serverAuth', '1.3.6.1.5.5.7.3.2': 'clientAuth' };
 const OID_CN = '2.5.4.3';
 const OID_O = '2.5.4.10';
-
-/** A positive serial number with 127 random bits (RFC 5280 allows up to 20 octets). */
-export function randomSerial(): string {
-  const bytes = randomBytes(16);
-  bytes[0] = (bytes[0]! & 0x7f) | 0x01; // positive, and no leading zero octet to strip
-  return bytes.toString('hex');
-}
 
 function nameOf(subject: Subject): x509.JsonName {
   // Go (and so kubeadm) encodes each O as its own RDN, before CN.
@@ -57,68 +39,6 @@ async function importPublic(key: KeyObject, algorithm: Algorithm): Promise<Crypt
   return webcrypto.subtle.importKey('spki', key.export({ type: 'spki', format: 'der' }), params, true, ['verify']) as Promise<CryptoKey>;
 }
 
-export interface Signer {
-  certificate: x509.X509Certificate;
-  key: KeyObject;
-  algorithm: Algorithm;
-}
-
-export interface IssueRequest {
-  subject: Subject;
-  sans: AltNames;
-  profile: Profile;
-  publicKey: KeyObject;
-  publicKeyAlgorithm: Algorithm;
-  notBefore: Date;
-  notAfter: Date;
-  /** The CA that signs; absent for a self-signed CA, which then signs with `selfKey`. */
-  issuer?: Signer;
-  selfKey?: KeyObject;
-}
-
-/** Create and sign one certificate. */
-export async function issueCertificate(req: IssueRequest): Promise<x509.X509Certificate> {
-  const signerKey = req.issuer?.key ?? req.selfKey!;
-  const signerAlgorithm = req.issuer?.algorithm ?? req.publicKeyAlgorithm;
-  const [publicKey, signingKey] = await Promise.all([
-    importPublic(req.publicKey, req.publicKeyAlgorithm),
-    importPrivate(signerKey, signerAlgorithm),
-  ]);
-  const extensions: x509.Extension[] = [
-    new x509.KeyUsagesExtension(
-      keyUsagesFor(req.profile, req.publicKeyAlgorithm.family).reduce((flags, u) => flags | KEY_USAGE_FLAGS[u], 0),
-      true,
-    ),
-  ];
-  if (req.profile.extKeyUsage.length) {
-    extensions.push(new x509.ExtendedKeyUsageExtension(req.profile.extKeyUsage.map((u) => EKU_OID[u])));
-  }
-  extensions.push(new x509.BasicConstraintsExtension(req.profile.isCA, undefined, true));
-  if (req.profile.isCA) extensions.push(await x509.SubjectKeyIdentifierExtension.create(publicKey));
-  if (req.issuer) {
-    const ski = req.issuer.certificate.getExtension(x509.SubjectKeyIdentifierExtension);
-    if (ski) extensions.push(new x509.AuthorityKeyIdentifierExtension(ski.keyId));
-  }
-  const sans = [
-    ...req.sans.dns.map((value) => ({ type: 'dns' as const, value })),
-    ...req.sans.ips.map((value) => ({ type: 'ip' as const, value })),
-  ];
-  if (sans.length) extensions.push(new x509.SubjectAlternativeNameExtension(sans));
-
-  const subject = new x509.Name(nameOf(req.subject));
-  return x509.X509CertificateGenerator.create({
-    serialNumber: randomSerial(),
-    subject,
-    issuer: req.issuer ? req.issuer.certificate.subjectName : subject,
-    notBefore: req.notBefore,
-    notAfter: req.notAfter,
-    signingAlgorithm: signerAlgorithm.signature,
-    publicKey,
-    signingKey,
-    extensions,
-  });
-}
-
 /** A PKCS#10 request for a key pair: subject and SANs (no usages: the CA applies its profile, as kubeadm's CSRs). */
 export async function createCsr(req: { subject: Subject; sans: AltNames; privateKey: KeyObject; publicKey: KeyObject; algorithm: Algorithm }): Promise<string> {
   const [privateKey, publicKey] = await Promise.all([importPrivate(req.privateKey, req.algorithm), importPublic(req.publicKey, req.algorithm)]);
@@ -130,10 +50,6 @@ export async function createCsr(req: { subject: Subject; sans: AltNames; private
     extensions: sans.length ? [new x509.SubjectAlternativeNameExtension(sans)] : [],
   });
   return csr.toString('pem') + '\n';
-}
-
-export function toPem(cert: x509.X509Certificate): string {
-  return cert.toString('pem') + '\n';
 }
 
 export class CertParseError extends Error {}
@@ -186,16 +102,6 @@ export function certificateFacts(cert: x509.X509Certificate): CertificateFacts {
     serial: cert.serialNumber,
     spki: Buffer.from(cert.publicKey.rawData),
   };
-}
-
-/** Whether `cert` carries a valid signature by `issuer`'s key. */
-export async function isSignedBy(cert: x509.X509Certificate, issuer: x509.X509Certificate): Promise<boolean> {
-  if (cert.issuer !== issuer.subject) return false;
-  try {
-    return await cert.verify({ publicKey: issuer.publicKey, signatureOnly: true });
-  } catch {
-    return false;
-  }
 }
 
 export type { X509Certificate } from '@peculiar/x509';

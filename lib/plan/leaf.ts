@@ -1,7 +1,11 @@
 /** Whether an existing certificate is still the one a description asks for. */
 import type { AltNames, Subject } from '../pki/catalog.js';
 import { parseKubeconfig } from '../kubeconfig/kubeconfig.js';
-import { certificateFacts, isSignedBy, parseCertificatePem, type X509Certificate } from '../pki/x509.js';
+import { Certificate, isSignedBy } from '../pki/certificate.js';
+import type { X509Certificate } from '../pki/x509.js';
+
+// The full X.509 parser, loaded only when there is an existing certificate to judge.
+const x509 = () => import('../pki/x509.js');
 
 export const sameSubject = (a: Subject, b: Subject) => a.cn === b.cn && (a.o ?? []).join('\n') === (b.o ?? []).join('\n');
 export const fmtSubject = (s: Subject) => [...(s.o ?? []).map((o) => `O=${o}`), `CN=${s.cn}`].join(', ');
@@ -20,11 +24,11 @@ export function sanDifference(want: AltNames, have: AltNames): string | undefine
  * The problem with keeping `cert` (at `crt`, with its key at `key`) as the
  * certificate for `subject` and `sans` signed by `ca`, or undefined when it can be kept.
  */
-export async function leafProblem(o: { crt: string; key: string; cert: X509Certificate; subject: Subject; sans: AltNames; ca: X509Certificate; caName: string; caFile: string }): Promise<string | undefined> {
-  if (!(await isSignedBy(o.cert, o.ca))) {
+export async function leafProblem(o: { crt: string; key: string; cert: X509Certificate; subject: Subject; sans: AltNames; ca: Certificate; caName: string; caFile: string }): Promise<string | undefined> {
+  if (!isSignedBy(o.cert.rawData, o.ca)) {
     return `${o.crt} is not signed by ${o.caName} (${o.caFile}); move ${o.crt} and ${o.key} away to have them re-created, or restore the matching CA`;
   }
-  const facts = certificateFacts(o.cert);
+  const facts = (await x509()).certificateFacts(o.cert);
   const diffs: string[] = [];
   if (!sameSubject(facts.subject, o.subject)) diffs.push(`subject is ${fmtSubject(facts.subject)}, the description wants ${fmtSubject(o.subject)}`);
   const sanDiff = sanDifference(o.sans, facts.sans);
@@ -43,7 +47,7 @@ export type KubeconfigVerdict =
  * by it for `subject`. A client certificate given as a file (a kubelet that
  * rotates its own) is noted, not checked.
  */
-export async function judgeKubeconfig(text: string, o: { where: string; ca: X509Certificate; subject: Subject }): Promise<KubeconfigVerdict> {
+export async function judgeKubeconfig(text: string, o: { where: string; ca: Certificate; subject: Subject }): Promise<KubeconfigVerdict> {
   const { where } = o;
   let kc;
   try {
@@ -53,11 +57,11 @@ export async function judgeKubeconfig(text: string, o: { where: string; ca: X509
   }
   let embeddedCA;
   try {
-    embeddedCA = kc.caPem ? parseCertificatePem(kc.caPem) : undefined;
+    embeddedCA = kc.caPem ? Certificate.fromPem(kc.caPem) : undefined;
   } catch {
     embeddedCA = undefined;
   }
-  if (!embeddedCA || !Buffer.from(embeddedCA.rawData).equals(Buffer.from(o.ca.rawData))) {
+  if (!embeddedCA || !embeddedCA.der.equals(o.ca.der)) {
     return { problem: `${where} exists but has got the wrong CA cert (not this cluster's ca.crt); move it away to have it written anew` };
   }
   const server = kc.server;
@@ -65,13 +69,14 @@ export async function judgeKubeconfig(text: string, o: { where: string; ca: X509
     if (kc.certFile) return { server, notes: [`its client certificate is the file ${kc.certFile} (rotated by the kubelet); not checked`] };
     return { problem: `${where} has no client certificate for its current user; move it away to have it written anew` };
   }
+  const { certificateFacts, parseCertificatePem } = await x509();
   let client;
   try {
     client = parseCertificatePem(kc.certPem);
   } catch (e) {
     return { problem: `${where}: the embedded client certificate ${(e as Error).message}; move the file away to have it written anew` };
   }
-  if (!(await isSignedBy(client, o.ca))) return { problem: `${where}: its client certificate is not signed by ca; move it away to have it written anew` };
+  if (!isSignedBy(client.rawData, o.ca)) return { problem: `${where}: its client certificate is not signed by ca; move it away to have it written anew` };
   const have = certificateFacts(client).subject;
   if (!sameSubject(have, o.subject)) {
     return { problem: `${where}: its client certificate is for ${fmtSubject(have)}, the description wants ${fmtSubject(o.subject)}; move it away to have it written anew` };

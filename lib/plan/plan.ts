@@ -19,7 +19,9 @@ import {
   type AltNames, type CAName, type CertEntry, type Consumer, type KeyPairEntry, type KubeconfigEntry, type Subject,
 } from '../pki/catalog.js';
 import { parsePrivateKeyPem, parsePublicKeyPem, spkiDer } from '../pki/keys.js';
-import { certificateFacts, parseCertificatePem, type CertificateFacts, type Signer, type X509Certificate } from '../pki/x509.js';
+import { Certificate } from '../pki/certificate.js';
+import type { Signer } from '../pki/issue.js';
+import type { CertificateFacts, X509Certificate } from '../pki/x509.js';
 import { compareGenerated, type GeneratedFile } from './generated.js';
 import { fmtSubject, judgeKubeconfig, leafProblem } from './leaf.js';
 import type { DiskState, FileState } from './inspect.js';
@@ -86,7 +88,11 @@ export async function makePlan(spec: ClusterSpec, disk: DiskState, now: Date, sk
   const fail = (message: string) => plan.problems.push(message);
   const file = (rel: string, root: Root = 'certs'): FileState => disk.files.get(`${root}:${rel}`) ?? { state: 'missing' };
   const loaded = new Map<string, Loaded>();
-  const caCerts = new Map<string, X509Certificate>();
+  const caCerts = new Map<string, Certificate>();
+  // Reading existing certificates needs the full X.509 parser; an empty folder does not load it.
+  let x509: typeof import('../pki/x509.js') | undefined;
+  const anyFile = [...disk.files.values()].some((st) => st.state === 'file');
+  if (anyFile) x509 = await import('../pki/x509.js');
   const caActions = new Map<string, Action>();
 
   /** Parse an entry's existing files; undefined (and a problem) when they are not usable. */
@@ -102,8 +108,8 @@ export async function makePlan(spec: ClusterSpec, disk: DiskState, now: Date, sk
       if (st.state !== 'file') continue;
       try {
         if (kind === 'cert') {
-          out.cert = parseCertificatePem(st.data);
-          out.facts = certificateFacts(out.cert);
+          out.cert = x509!.parseCertificatePem(st.data);
+          out.facts = x509!.certificateFacts(out.cert);
         } else {
           out.key = parsePrivateKeyPem(st.data);
           if (st.mode & 0o077) {
@@ -158,8 +164,9 @@ export async function makePlan(spec: ClusterSpec, disk: DiskState, now: Date, sk
         item.action = 'reuse';
         item.uses = [crt, key];
         item.subject = have.facts!.subject;
-        plan.signers.set(entry.name, { certificate: have.cert, key: have.key.key, algorithm: have.key.algorithm });
-        caCerts.set(entry.name, have.cert);
+        const certificate = Certificate.fromDer(Buffer.from(have.cert.rawData));
+        plan.signers.set(entry.name, { certificate, key: have.key.key, algorithm: have.key.algorithm });
+        caCerts.set(entry.name, certificate);
       } else if (have.cert) {
         if (!have.facts!.isCA) {
           fail(`${crt} is not a CA certificate (no CA basic constraint); restore the right one or move it away`);
@@ -169,7 +176,7 @@ export async function makePlan(spec: ClusterSpec, disk: DiskState, now: Date, sk
         item.uses = [crt];
         item.subject = have.facts!.subject;
         item.notes.push(`${key} is absent: this CA is managed outside kubepki; its certificates must exist already`);
-        caCerts.set(entry.name, have.cert);
+        caCerts.set(entry.name, Certificate.fromDer(Buffer.from(have.cert.rawData)));
       } else if (have.key) {
         fail(`${key} exists but ${crt} does not; kubepki will not overwrite a key: restore ${crt} or move ${key} away`);
         continue;

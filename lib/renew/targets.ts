@@ -3,7 +3,6 @@
  * kubeconfigs' embedded client certificates, through one interface (as
  * kubeadm's renewal manager treats file and kubeconfig certificates alike).
  */
-import { createPublicKey } from 'node:crypto';
 import { lstatSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
@@ -14,8 +13,9 @@ import {
   KUBECONFIGS, certPath, certificatesFor, keyPath,
   type CAName, type CertEntry, type Component, type Consumer, type KubeconfigEntry,
 } from '../pki/catalog.js';
-import { parsePrivateKeyPem, privateKeyToPem, spkiDer, type KeyPair } from '../pki/keys.js';
-import { parseCertificatePem, toPem, type X509Certificate } from '../pki/x509.js';
+import { KeyPair, parsePrivateKeyPem, spkiDer } from '../pki/keys.js';
+import type { Certificate } from '../pki/certificate.js';
+import { parseCertificatePem, type X509Certificate } from '../pki/x509.js';
 
 export interface Current {
   certificate: X509Certificate;
@@ -33,7 +33,7 @@ export interface RenewTarget {
   /** Read and check the current certificate and key; throws a message on trouble. */
   read(): Current;
   /** The new files' content, from the new certificate and key. */
-  write(certificate: X509Certificate, key: KeyPair, caPem: string): { rel: string; data: string; mode: number }[];
+  write(certificate: Certificate, key: KeyPair, caPem: string): { rel: string; data: string; mode: number }[];
 }
 
 export class RenewError extends Error {
@@ -74,7 +74,7 @@ function parseBoth(certText: string, keyText: string, where: string, keyWhere: s
   if (!spkiDer(parsed.key).equals(Buffer.from(certificate.publicKey.rawData))) {
     throw new RenewError(`${keyWhere} does not match ${where}`, 'invalid');
   }
-  return { certificate, key: { privateKey: parsed.key, publicKey: createPublicKey(parsed.key), algorithm: parsed.algorithm } };
+  return { certificate, key: new KeyPair(parsed.algorithm, { privateKey: parsed.key }) };
 }
 
 function fileTarget(entry: CertEntry, certDir: string): RenewTarget {
@@ -89,8 +89,8 @@ function fileTarget(entry: CertEntry, certDir: string): RenewTarget {
     consumers: entry.consumers,
     read: () => parseBoth(readRegular(path.join(certDir, crt)), readRegular(path.join(certDir, key)), path.join(certDir, crt), path.join(certDir, key)),
     write: (certificate, pair) => [
-      { rel: crt, data: toPem(certificate), mode: 0o644 },
-      { rel: key, data: privateKeyToPem(pair.privateKey), mode: 0o600 },
+      { rel: crt, data: certificate.pem, mode: 0o644 },
+      { rel: key, data: pair.privateKeyPem, mode: 0o600 },
     ],
   };
 }
@@ -127,8 +127,8 @@ function kubeconfigTarget(entry: KubeconfigEntry, kubeconfigDir: string): RenewT
         .find((c) => c.name === doc.get('current-context'));
       const users = doc.get('users') as { items: { get(k: string): unknown; getIn(k: string[]): unknown; setIn(k: string[], v: unknown): void }[] };
       const user = users.items.find((u) => u.get('name') === context?.context.user)!;
-      user.setIn(['user', 'client-certificate-data'], Buffer.from(toPem(certificate)).toString('base64'));
-      user.setIn(['user', 'client-key-data'], Buffer.from(privateKeyToPem(pair.privateKey)).toString('base64'));
+      user.setIn(['user', 'client-certificate-data'], Buffer.from(certificate.pem).toString('base64'));
+      user.setIn(['user', 'client-key-data'], Buffer.from(pair.privateKeyPem).toString('base64'));
       const clusters = doc.get('clusters') as { items: { get(k: string): unknown; setIn(k: string[], v: unknown): void }[] };
       clusters.items.find((c) => c.get('name') === context?.context.cluster)?.setIn(['cluster', 'certificate-authority-data'], Buffer.from(caPem).toString('base64'));
       return [{ rel: entry.file, data: doc.toString(), mode: 0o600 }];
