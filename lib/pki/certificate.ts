@@ -24,6 +24,15 @@ export class Certificate {
 
   /** Read the fields issuing needs; throws DerError when `der` is not an X.509 certificate. */
   static fromDer(der: Buffer): Certificate {
+    try {
+      return Certificate.read(der);
+    } catch (e) {
+      if (e instanceof DerError) throw e;
+      throw new DerError('not a DER certificate'); // a structure that is not the one expected
+    }
+  }
+
+  private static read(der: Buffer): Certificate {
     const cert = readNode(der, 0);
     if (cert.tag !== 0x30 || cert.end !== der.length) throw new DerError('not a DER certificate');
     const tbs = children(der, cert)[0];
