@@ -2,7 +2,7 @@
 // Build: type-check and emit lib/ and test/ to dist/ with tsc (tests import the
 // modules from there), then bundle the CLI with esbuild into one file,
 // dist/bundle/kubepki.cjs, with V8's code cache for it beside it. The bundle is
-// what bin/kubepki.js loads: one pre-linked file loads markedly faster than
+// what bin/kubepki.cjs loads: one pre-linked file loads markedly faster than
 // hundreds of node_modules files (see README, start-up).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
@@ -30,7 +30,7 @@ await esbuild.build({
   entryPoints: [path.join(root, 'lib/cli.ts')],
   outfile: bundle,
   bundle: true,
-  // One CommonJS file, so that bin/kubepki.js can hand V8 a code cache for it
+  // One CommonJS file, so that bin/kubepki.cjs can hand V8 a code cache for it
   // (Node 20 takes cached code for scripts, not for ES modules). Dynamic
   // imports stay lazy: esbuild runs each imported module's top level only
   // when a command imports it.
@@ -44,20 +44,22 @@ await esbuild.build({
   logLevel: 'warning',
   // ES modules in the bundle (ours, yargs, execa) read import.meta.url; give them the bundle's.
   banner: { js: "var __kubepkiImportMetaUrl=require('node:url').pathToFileURL(__filename).href;" },
-  // yargs imports node:assert for two checks; a small stand-in saves loading it (lib/shims/assert.ts).
-  alias: { assert: path.join(root, 'lib/shims/assert.ts') },
+  // Start-up: yargs imports node:assert for two checks (a small stand-in saves
+  // loading it), and string-width, whose top level costs 10-20 ms, for help
+  // text only (deferred to its first call). See lib/shims/.
+  alias: { assert: path.join(root, 'lib/shims/assert.ts'), 'string-width': path.join(root, 'lib/shims/string-width.ts') },
   define: { 'import.meta.url': '__kubepkiImportMetaUrl', __KUBEPKI_VERSION__: JSON.stringify(version) },
 });
 
 // V8's code cache: the bundle's functions compiled once, here, by running the
-// main job (init with every phase on a scratch folder). bin/kubepki.js hands it
+// main job (init with every phase on a scratch folder). bin/kubepki.cjs hands it
 // to V8, which skips parsing and compiling what it holds (~60 ms of start-up on
 // this project's 2-core machine). V8 checks it against its own version and flags
 // and ignores it when they differ: only slower, never wrong.
 const scratch = mkdtempSync(path.join(tmpdir(), 'kubepki-build-'));
 try {
   execFileSync(process.execPath, [
-    path.join(root, 'bin/kubepki.js'), 'init', '--cert-dir', path.join(scratch, 'pki'), '--node-name', 'build',
+    path.join(root, 'bin/kubepki.cjs'), 'init', '--cert-dir', path.join(scratch, 'pki'), '--node-name', 'build',
     '--advertise-address', '192.0.2.10', '--encryption-algorithm', 'ECDSA-P256',
   ], { stdio: 'ignore', env: { ...process.env, KUBEPKI_BUNDLE: bundle, KUBEPKI_CODE_CACHE_OUT: `${bundle}.cache` } });
 } catch (e) {

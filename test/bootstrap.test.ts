@@ -143,4 +143,24 @@ test('the API server flags follow the bootstrap method; the controller-manager s
   t.notRegex(flags(byFile.root), /--enable-bootstrap-token-auth/);
   const none = await cluster(t, 'apiVersion: kubepki.dev/v1alpha1\nkind: Cluster\nbootstrap: { method: none }\n');
   t.notRegex(flags(none.root), /--enable-bootstrap-token-auth|--token-auth-file/);
+  t.notRegex(readFileSync(path.join(none.root, 'flags', 'kubelet.flags'), 'utf8'), /--bootstrap-kubeconfig/, 'no bootstrap method: the kubelet gets no bootstrap kubeconfig');
+});
+
+test('the kubelet flags name the bootstrap kubeconfig that `kubeconfig bootstrap` writes, and the kubelet rotates what it is issued', async (t) => {
+  const { root, args } = await cluster(t);
+  const kubeletFlags = readFileSync(path.join(root, 'flags', 'kubelet.flags'), 'utf8');
+  const named = /^--bootstrap-kubeconfig=(.*)$/m.exec(kubeletFlags)?.[1];
+  t.is(named, path.join(root, 'bootstrap-kubelet.conf'));
+  t.regex(kubeletFlags, new RegExp(`^--kubeconfig=${path.join(root, 'kubelet.conf')}$`, 'm'), 'where the kubelet keeps the kubeconfig it gets by bootstrapping');
+  t.false(existsSync(named!), 'init does not write it: this node has its kubelet.conf already');
+  const { token } = newBootstrapToken();
+  const run = await kubepki(['kubeconfig', 'bootstrap', '--token', token, ...args]);
+  t.is(run.exitCode, 0, run.stderr);
+  t.true(existsSync(named!), 'the file the flag names is the one written');
+  t.regex(run.stderr, /--bootstrap-kubeconfig/);
+  const kubeletConfig = parse(readFileSync(path.join(root, 'flags', 'kubelet-config.yaml'), 'utf8')) as any;
+  t.true(kubeletConfig.rotateCertificates, 'the kubelet renews its client certificate through the certificates API');
+  // The flag is also in `kubepki flags kubelet`, from the same catalog entry.
+  const printed = await kubepki(['flags', 'kubelet', ...args]);
+  t.regex(printed.stdout, new RegExp(`--bootstrap-kubeconfig=${path.join(root, 'bootstrap-kubelet.conf')}`));
 });

@@ -32,7 +32,7 @@ import { etcdctl, startEtcdCluster, type EtcdCluster } from './helpers/etcd.js';
 
 /** Repository root: this file runs as dist/test/etcd.test.js. */
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-const kubepkiBin = path.join(repoRoot, 'bin', 'kubepki.js');
+const kubepkiBin = path.join(repoRoot, 'bin', 'kubepki.cjs');
 
 interface Algorithm {
   flag: string;

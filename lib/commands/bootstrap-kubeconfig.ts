@@ -6,7 +6,7 @@ import { TOKEN_PATTERN } from '../bootstrap/token.js';
 import { loadSpec, type OverrideFlag } from '../config/load.js';
 import { describeSystemError, UserError } from '../errors.js';
 import { buildKubeconfig, serverURL } from '../kubeconfig/kubeconfig.js';
-import { caEntry, certPath } from '../pki/catalog.js';
+import { BOOTSTRAP_KUBECONFIG, caEntry, certPath } from '../pki/catalog.js';
 
 export interface BootstrapKubeconfigOptions extends Partial<Record<OverrideFlag, unknown>> {
   config?: string;
@@ -34,12 +34,12 @@ export async function runBootstrapKubeconfig(o: BootstrapKubeconfigOptions): Pro
     process.stdout.write(data);
     return 0;
   }
-  const out = path.resolve(o.out ?? path.join(spec.kubeconfigDir, 'bootstrap-kubelet.conf'));
+  const out = path.resolve(o.out ?? path.join(spec.kubeconfigDir, BOOTSTRAP_KUBECONFIG.file));
   for (const m of await recoverInterrupted([path.dirname(out)])) process.stderr.write(`[kubepki] ${m}\n`);
   await writeAllOrNothing([{ dir: path.dirname(out), files: [{ rel: path.basename(out), data, mode: 0o600 }] }]).catch((e: unknown) => {
     if (e instanceof UserError && /appeared/.test(e.message)) throw new UserError(`${out} exists; kubepki will not overwrite it: move it away or choose --out`);
     throw e;
   });
-  process.stderr.write(`[kubeconfig] Wrote ${out}: copy it to a node as /etc/kubernetes/bootstrap-kubelet.conf (kubelet --bootstrap-kubeconfig)\n`);
+  process.stderr.write(`[kubeconfig] Wrote ${out}: copy it to each joining node at the path its kubelet's --bootstrap-kubeconfig names (kubepki flags kubelet)\n`);
   return 0;
 }

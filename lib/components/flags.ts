@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { ClusterSpec, EtcdMember } from '../config/spec.js';
 import { joinHostPort, nthAddress } from '../net.js';
 import {
-  CERTIFICATES, KEY_PAIRS, KUBECONFIGS, certPath, findEntry, keyPath,
+  BOOTSTRAP_KUBECONFIG, CERTIFICATES, KEY_PAIRS, KUBECONFIGS, certPath, findEntry, keyPath,
   type CAName, type Component, type Consumer,
 } from '../pki/catalog.js';
 
@@ -46,6 +46,10 @@ export function consumedFiles(spec: ClusterSpec): { consumer: Consumer; path: st
     for (const c of k.consumers) out.push({ consumer: c, entry: k.name, path: path.join(spec.certificatesDir, c.file === 'pub' ? k.pub : k.key) });
   }
   for (const k of KUBECONFIGS) for (const c of k.consumers) out.push({ consumer: c, entry: k.name, path: path.join(spec.kubeconfigDir, k.file) });
+  if (spec.bootstrap.method !== 'none') {
+    const k = BOOTSTRAP_KUBECONFIG;
+    for (const c of k.consumers) out.push({ consumer: c, entry: k.name, path: path.join(spec.kubeconfigDir, k.file) });
+  }
   return out;
 }
 

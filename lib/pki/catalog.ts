@@ -346,6 +346,20 @@ export interface KubeconfigEntry {
 const kubeconfigFlags = (component: Component): Consumer[] =>
   ['--kubeconfig', '--authentication-kubeconfig', '--authorization-kubeconfig'].map((flag) => ({ component, flag, file: 'kubeconfig' as const }));
 
+/**
+ * The kubeconfig a joining node's kubelet authenticates with (a bootstrap or
+ * static token) to ask the certificates API for its client certificate:
+ * written by `kubepki kubeconfig bootstrap`, named by the kubelet's
+ * --bootstrap-kubeconfig whenever a bootstrap method is on. The kubelet reads
+ * it only while its --kubeconfig (kubelet.conf) is missing or invalid, so on a
+ * node that already has kubelet.conf (this one, after init) it is never needed.
+ */
+export const BOOTSTRAP_KUBECONFIG = {
+  name: 'bootstrap-kubelet.conf',
+  file: 'bootstrap-kubelet.conf',
+  consumers: [{ component: 'kubelet', flag: '--bootstrap-kubeconfig', file: 'kubeconfig' }] as readonly Consumer[],
+} as const;
+
 export const KUBECONFIGS: readonly KubeconfigEntry[] = [
   {
     name: 'admin.conf',

@@ -1,5 +1,5 @@
 /**
- * Running kubepki as a user does (the built bin/kubepki.js in a child process),
+ * Running kubepki as a user does (the built bin/kubepki.cjs in a child process),
  * scratch folders, and byte-for-byte snapshots of a folder.
  */
 import { createHash } from 'node:crypto';
@@ -13,7 +13,7 @@ import { execa } from 'execa';
 
 /** The repository root (this file runs from dist/test/helpers/). */
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-export const BIN = path.join(REPO, 'bin/kubepki.js');
+export const BIN = path.join(REPO, 'bin/kubepki.cjs');
 
 export interface Run {
   exitCode: number;
@@ -32,7 +32,7 @@ function worldReadableBin(): string {
     for (const part of ['bin', 'dist/bundle', 'templates', 'package.json']) cpSync(path.join(REPO, part), path.join(dir, part), { recursive: true });
     execFileSync('chmod', ['-R', 'a+rX', dir]);
     process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-    sharedCopy = path.join(dir, 'bin/kubepki.js');
+    sharedCopy = path.join(dir, 'bin/kubepki.cjs');
   }
   return sharedCopy;
 }
