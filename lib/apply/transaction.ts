@@ -18,7 +18,7 @@
  * run fail (or SIGKILL itself) after n files were staged or committed.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fchmodSync, fsync, openSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fchmodSync, fsync, open as fsOpen, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { chmod, copyFile, link, mkdir, open, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { describeSystemError, UserError } from '../errors.js';
@@ -84,16 +84,22 @@ function stagingParent(dir: string): string {
   return parent;
 }
 
+/** The process umask, read once (it only ever narrows the modes kubepki asks for). */
+let umask: number | undefined;
+
 /**
  * Create `file` (never replacing one) with exactly `mode`, whatever the umask,
- * and fsync it. The small calls are synchronous (each costs microseconds, far
- * less than a trip through the thread pool); the fsync, which waits on the
- * disk, runs on the pool so that many files' fsyncs overlap.
+ * and fsync it. Creating the file and the fsync run on the thread pool: on
+ * ext4 both can wait for a journal commit, and a fleet's thousands of files
+ * would otherwise hold the main thread. Writing a few KB into the page cache
+ * and closing are done synchronously (microseconds, less than a trip through
+ * the pool).
  */
 async function writeNew(file: string, data: string | Buffer, mode: number): Promise<void> {
-  const fd = openSync(file, 'wx', mode);
+  const fd = await new Promise<number>((resolve, reject) => fsOpen(file, 'wx', mode, (e, n) => (e ? reject(e) : resolve(n))));
   try {
-    fchmodSync(fd, mode);
+    umask ??= process.umask();
+    if (mode & umask) fchmodSync(fd, mode); // the umask took bits away: put them back
     writeFileSync(fd, data);
     await new Promise<void>((resolve, reject) => fsync(fd, (e) => (e ? reject(e) : resolve())));
   } finally {

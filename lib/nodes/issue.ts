@@ -6,7 +6,7 @@
  * etcd server/peer certificates. Idempotent like init: what exists and still
  * matches is kept; what does not is an error naming it.
  */
-import { readFileSync } from 'node:fs';
+import { lstatSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ClusterSpec, NodeSpec } from '../config/spec.js';
 import { buildKubeconfig, serverURL } from '../kubeconfig/kubeconfig.js';
@@ -40,9 +40,21 @@ export interface NodeResult {
 
 type Read = (rel: string) => Buffer | undefined;
 
-/** Reads a file under the bundle folder: undefined when absent; throws a message for anything but a regular file. */
+/**
+ * Reads a file under the bundle folder: undefined when absent; throws a message
+ * for anything but a regular file. A node whose folder does not exist yet (a
+ * fleet's first run) costs one lstat, not a failed open per file.
+ */
 export function reader(root: string): Read {
+  const absentDirs = new Map<string, boolean>();
   return (rel) => {
+    const top = rel.split('/')[0]!;
+    let absent = absentDirs.get(top);
+    if (absent === undefined) {
+      absent = lstatSync(path.join(root, top), { throwIfNoEntry: false }) === undefined;
+      absentDirs.set(top, absent);
+    }
+    if (absent) return undefined;
     try {
       return readFileSync(path.join(root, rel));
     } catch (e) {

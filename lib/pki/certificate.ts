@@ -5,7 +5,7 @@
  * field of a certificate of unknown shape is x509.ts's job.
  */
 import { X509Certificate as NativeX509 } from 'node:crypto';
-import { children, contents, DerError, readNode, readOid, readTime, whole } from './der.js';
+import { children, contents, DerError, pem, readNode, readOid, readTime, whole } from './der.js';
 
 const OID_SUBJECT_KEY_IDENTIFIER = '2.5.29.14';
 
@@ -74,10 +74,7 @@ export class Certificate {
 
   /** PEM, 64 columns, with a final newline (as kubeadm writes it). */
   get pem(): string {
-    const b64 = this.der.toString('base64');
-    const lines: string[] = [];
-    for (let i = 0; i < b64.length; i += 64) lines.push(b64.slice(i, i + 64));
-    return `-----BEGIN CERTIFICATE-----\n${lines.join('\n')}\n-----END CERTIFICATE-----\n`;
+    return pem('CERTIFICATE', this.der);
   }
 }
 

@@ -44,7 +44,16 @@ export function unsignedInteger(bytes: Buffer): Der {
 
 export const smallInteger = (n: number): Der => unsignedInteger(Buffer.of(n));
 
+const oids = new Map<string, Der>();
+
+/** An OBJECT IDENTIFIER (encoded once per process: certificates repeat the same few). */
 export function oid(dotted: string): Der {
+  let der = oids.get(dotted);
+  if (!der) oids.set(dotted, (der = encodeOid(dotted)));
+  return der;
+}
+
+function encodeOid(dotted: string): Der {
   const arcs = dotted.split('.').map(Number);
   const out: number[] = [arcs[0]! * 40 + arcs[1]!];
   for (const arc of arcs.slice(2)) {
@@ -85,6 +94,14 @@ export function time(date: Date): Der {
   const year = date.getUTCFullYear();
   if (year < 1950 || year > 9999) throw new RangeError(`a certificate cannot carry the date ${iso}`);
   return year < 2050 ? tlv(0x17, Buffer.from(`${digits.slice(2)}Z`, 'latin1')) : tlv(0x18, Buffer.from(`${digits}Z`, 'latin1'));
+}
+
+/** PEM armour, 64 columns, with a final newline: as OpenSSL (and kubeadm) write it. */
+export function pem(label: string, der: Buffer): string {
+  const b64 = der.toString('base64');
+  const lines: string[] = [];
+  for (let i = 0; i < b64.length; i += 64) lines.push(b64.slice(i, i + 64));
+  return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
 }
 
 // ---- reading ----

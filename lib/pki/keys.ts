@@ -5,6 +5,7 @@
  */
 import { createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
 import { ALGORITHMS, algorithmOfKey, type Algorithm, type AlgorithmName } from './algorithms.js';
+import { pem } from './der.js';
 
 /**
  * A key pair, held in whichever form it came: generated keys arrive already
@@ -54,14 +55,6 @@ export class KeyPair {
   get publicKeyPem(): string {
     return pem('PUBLIC KEY', this.spki);
   }
-}
-
-/** PEM armour, 64 columns, as OpenSSL writes it. */
-function pem(label: string, der: Buffer): string {
-  const b64 = der.toString('base64');
-  const lines: string[] = [];
-  for (let i = 0; i < b64.length; i += 64) lines.push(b64.slice(i, i + 64));
-  return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
 }
 
 export function generateKey(name: AlgorithmName): Promise<KeyPair> {
