@@ -19,7 +19,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { execa } from 'execa';
 import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import ipaddr from 'ipaddr.js';
 import { parse, stringify } from 'yaml';
@@ -341,6 +341,24 @@ test('a kubelet.conf whose client certificate another CA signed is an error nami
   t.is(run.exitCode, 1, `exit ${run.exitCode}: ${run.stdout}${run.stderr}`);
   t.regex(run.stderr, /w-1\/kubelet\.conf.*not signed by/);
   t.deepEqual(snapshot(a.root), before);
+});
+
+test('a symbolic link or a folder where a bundle file should be is an error naming it; nothing is written and the link target is untouched', async (t) => {
+  const a = await cluster(t);
+  t.is((await issue(a.config)).exitCode, 0);
+  const target = path.join(a.root, 'elsewhere.crt');
+  writeFileSync(target, readFileSync(path.join(a.bundles, 'w-1', 'kubelet-server.crt')));
+  rmSync(path.join(a.bundles, 'w-1', 'kubelet-server.crt'));
+  symlinkSync(target, path.join(a.bundles, 'w-1', 'kubelet-server.crt'));
+  rmSync(path.join(a.bundles, 'w-2', 'kubelet.conf'));
+  mkdirSync(path.join(a.bundles, 'w-2', 'kubelet.conf'));
+  rmSync(path.join(a.bundles, 'cp-2'), { recursive: true });
+  const before = snapshot(a.root);
+  const run = await issue(a.config);
+  t.is(run.exitCode, 1, `exit ${run.exitCode}: ${run.stdout}${run.stderr}`);
+  t.regex(run.stderr, /w-1\/kubelet-server\.crt: is a symbolic link; kubepki reads and writes regular files only/);
+  t.regex(run.stderr, /w-2\/kubelet\.conf: is a directory/);
+  t.deepEqual(snapshot(a.root), before, 'nothing written, not even the missing cp-2 bundle');
 });
 
 // ---------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import { BACKDATE_MS, issueCertificate, type Signer } from '../pki/issue.js';
 import { parseCertificatePem } from '../pki/x509.js';
 import { judgeKubeconfig, leafProblem } from '../plan/leaf.js';
 import type { NewFile } from '../apply/transaction.js';
+import { describeSystemError } from '../errors.js';
 
 /** The description as seen from one node of the inventory. */
 export function nodeSpec(spec: ClusterSpec, node: NodeSpec): ClusterSpec {
@@ -55,11 +56,20 @@ export function reader(root: string): Read {
       absentDirs.set(top, absent);
     }
     if (absent) return undefined;
+    const file = path.join(root, rel);
+    let st;
     try {
-      return readFileSync(path.join(root, rel));
+      st = lstatSync(file, { throwIfNoEntry: false });
+      if (st === undefined) return undefined;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new Error(`${rel} cannot be read: ${(e as Error).message}`);
+      throw new Error(`cannot be read: ${describeSystemError(e)}`);
+    }
+    // As init: kubepki reads and keeps regular files only, never what a link points at.
+    if (!st.isFile()) throw new Error(`is ${st.isSymbolicLink() ? 'a symbolic link' : st.isDirectory() ? 'a directory' : 'not a regular file'}; kubepki reads and writes regular files only: move it away`);
+    try {
+      return readFileSync(file);
+    } catch (e) {
+      throw new Error(`cannot be read: ${describeSystemError(e)}`);
     }
   };
 }
