@@ -21,7 +21,9 @@ if (!cacheOut) {
     // no cache: compile as usual
   }
 }
-const script = new Script(Module.wrap(readFileSync(file, 'utf8')), { filename: file, cachedData });
+// V8 keeps the script name the cache was made under, so both use this label (not
+// a path of the build machine) for the bundle in an internal error's trace.
+const script = new Script(Module.wrap(readFileSync(file, 'utf8')), { filename: 'kubepki/dist/bundle/kubepki.cjs', cachedData });
 if (cacheOut) process.once('exit', () => writeFileSync(cacheOut, script.createCachedData()));
 const bundle = { exports: {} };
 script.runInThisContext().call(bundle.exports, bundle.exports, Module.createRequire(file), bundle, file, path.dirname(file));

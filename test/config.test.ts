@@ -422,6 +422,7 @@ test('a flag value that is invalid is an error that starts with the flag name', 
     [{ 'encryption-algorithm': 'RSA-1024' }, /^--encryption-algorithm: "RSA-1024" is not a supported algorithm/],
     [{ 'certificate-validity': '1y' }, /^--certificate-validity: "1y" is not a valid duration/],
     [{ 'ca-certificate-validity': '0' }, /^--ca-certificate-validity: "0" must be longer than zero/],
+    [{ 'ca-certificate-validity': '90000000h' }, /^--ca-certificate-validity: "90000000h" is longer than 1,000 years \(8766000h\)/],
     [{ 'cert-dir': '' }, /^--cert-dir: "" is empty/],
   ];
   for (const [flags, expected] of cases) {
@@ -483,6 +484,7 @@ const FILE_CASES: FileCase[] = [
   { title: 'IPv6 service subnet /64', yaml: `${KUBEPKI}networking:\n  serviceSubnet: 10.96.0.0/12,fd00:10:96::/64\n`, line: 4, field: 'networking.serviceSubnet', value: /is too large.*\/108.*"fd00:10:96::\/64"/ },
   { title: 'bad DNS domain', yaml: `${V1BETA4_CLUSTER}networking:\n  dnsDomain: cluster..local\n`, line: 4, field: 'networking.dnsDomain', value: /"cluster\.\.local" is not a valid DNS name/ },
   { title: 'duration "1y"', yaml: `${KUBEPKI}certificates:\n  validity: 1y\n`, line: 4, field: 'certificates.validity', value: /"1y" is not a valid duration/ },
+  { title: 'validity past the year 9999', yaml: `${KUBEPKI}certificates:\n  caValidity: 90000000h\n`, line: 4, field: 'certificates.caValidity', value: /"90000000h" is longer than 1,000 years/ },
   { title: 'duration "-5h"', yaml: `${V1BETA4_CLUSTER}certificateValidityPeriod: -5h\n`, line: 3, field: 'certificateValidityPeriod', value: /"-5h" is not a valid duration/ },
   { title: 'duration 0', yaml: `${V1BETA4_CLUSTER}caCertificateValidityPeriod: 0\n`, line: 3, field: 'caCertificateValidityPeriod', value: /"0" must be longer than zero/ },
   { title: 'duration "0s"', yaml: `${KUBEPKI}certificates:\n  caValidity: 0s\n`, line: 4, field: 'certificates.caValidity', value: /"0s" must be longer than zero/ },

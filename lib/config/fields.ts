@@ -7,6 +7,9 @@ import { parseDuration } from '../durations.js';
 import { canonicalIP, isDNSName, isSANName, parseCidr, splitHostPort } from '../net.js';
 import { ALGORITHM_NAMES, isAlgorithmName } from '../pki/algorithms.js';
 
+/** The longest validity kubepki issues for: 1,000 years of 365.25 days. */
+const MAX_VALIDITY_MS = 1000 * 365.25 * 86_400_000;
+
 export type Rule = (value: string) => string | undefined;
 
 export const rules = {
@@ -40,6 +43,15 @@ export const rules = {
     const ms = parseDuration(v);
     if (ms === undefined) return 'is not a valid duration (Go syntax, for example 8760h or 90d)';
     if (ms <= 0) return 'must be longer than zero';
+    return undefined;
+  },
+  // How long a certificate lives: a certificate cannot carry a date after the year 9999 (RFC 5280), and
+  // nothing needs anywhere near that; kubepki caps it at 1,000 years.
+  validity: (v) => {
+    const ms = parseDuration(v);
+    if (ms === undefined) return 'is not a valid duration (Go syntax, for example 8760h or 90d)';
+    if (ms <= 0) return 'must be longer than zero';
+    if (ms > MAX_VALIDITY_MS) return 'is longer than 1,000 years (8766000h), the most kubepki issues for';
     return undefined;
   },
   algorithm: (v) => (isAlgorithmName(v) ? undefined : `is not a supported algorithm (one of ${ALGORITHM_NAMES.join(', ')})`),

@@ -61,8 +61,8 @@ export const OVERRIDE_FLAGS = {
   'apiserver-cert-extra-sans': { field: 'apiServerCertSANs', rule: 'san' },
   'cluster-name': { field: 'clusterName', rule: 'clusterName' },
   'encryption-algorithm': { field: 'encryptionAlgorithm', rule: 'algorithm' },
-  'certificate-validity': { field: 'certificateValidity', rule: 'duration' },
-  'ca-certificate-validity': { field: 'caCertificateValidity', rule: 'duration' },
+  'certificate-validity': { field: 'certificateValidity', rule: 'validity' },
+  'ca-certificate-validity': { field: 'caCertificateValidity', rule: 'validity' },
 } as const satisfies Record<string, { field: keyof ClusterInput; rule: RuleName }>;
 export type OverrideFlag = keyof typeof OVERRIDE_FLAGS;
 

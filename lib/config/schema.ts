@@ -91,8 +91,8 @@ export const kubepkiCluster = strict({
   certificates: v.optional(strict({
     dir: v.optional(checked('path')),
     encryptionAlgorithm: v.optional(checked('algorithm')),
-    validity: v.optional(text('duration')),
-    caValidity: v.optional(text('duration')),
+    validity: v.optional(text('validity')),
+    caValidity: v.optional(text('validity')),
   })),
 });
 export type KubepkiCluster = v.InferOutput<typeof kubepkiCluster>;
@@ -208,8 +208,8 @@ export const kubeadm = {
       apiServer: v.optional(strict({ ...componentEntries, certSANs: v.optional(list('san')) })),
       proxy: v.optional(anything),
       encryptionAlgorithm: v.optional(checked('algorithm')),
-      certificateValidityPeriod: v.optional(text('duration')),
-      caCertificateValidityPeriod: v.optional(text('duration')),
+      certificateValidityPeriod: v.optional(text('validity')),
+      caCertificateValidityPeriod: v.optional(text('validity')),
     }),
   },
 };
