@@ -16,10 +16,9 @@
 //
 // The CA key and one leaf key are generated once and shared: the benchmark
 // measures reading certificates, not making keys. The CA certificate is not
-// written under DIR (it would make COUNT + 1 files). issueCertificate imports
-// the keys into WebCrypto on every call, which dominates its cost, so the
-// certificates are signed on one worker thread per core, each taking whole
-// groups. Prints one line: what was written and how long generation took.
+// written under DIR (it would make COUNT + 1 files). The certificates are
+// made with kubepki's own issuer (dist/lib/pki/issue.js) on one worker thread
+// per core, each taking whole groups. Prints one line: what was written and how long generation took.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import path from 'node:path';
@@ -35,10 +34,10 @@ const BATCH = 128; // certificates in flight at once per worker
 
 async function load() {
   try {
-    const [x509, keys, catalog, algorithms] = await Promise.all(
-      ['x509.js', 'keys.js', 'catalog.js', 'algorithms.js'].map((f) => import(pathToFileURL(path.join(lib, f)).href)),
+    const [issue, certificate, keys, catalog, algorithms] = await Promise.all(
+      ['issue.js', 'certificate.js', 'keys.js', 'catalog.js', 'algorithms.js'].map((f) => import(pathToFileURL(path.join(lib, f)).href)),
     );
-    return { ...x509, ...keys, PROFILES: catalog.PROFILES, ALG: algorithms.ALGORITHMS['ECDSA-P256'] };
+    return { ...issue, ...certificate, ...keys, PROFILES: catalog.PROFILES, ALG: algorithms.ALGORITHMS['ECDSA-P256'] };
   } catch (e) {
     throw new Error(`cannot load kubepki's modules from ${lib} (run npm run build in ${root}): ${e.message}`);
   }
@@ -55,7 +54,7 @@ async function work({ dir, count, groups, now, caCertPem, caKeyPem, leafKeyPem }
   const leaf = k.parsePrivateKeyPem(leafKeyPem).key;
   const { createPublicKey } = await import('node:crypto');
   const leafPublic = createPublicKey(leaf);
-  const issuer = { certificate: k.parseCertificatePem(caCertPem), key: caKey, algorithm: k.ALG };
+  const issuer = { certificate: k.Certificate.fromPem(caCertPem), key: caKey, algorithm: k.ALG };
   const notBefore = new Date(now - k.BACKDATE_MS);
   for (const group of groups) {
     const folder = groupDir(dir, group);
@@ -77,7 +76,7 @@ async function work({ dir, count, groups, now, caCertPem, caKeyPem, leafKeyPem }
           }),
         ),
       );
-      ids.forEach((i, j) => writeFileSync(path.join(folder, `node-${i}.${extOf(i)}`), k.toPem(certs[j])));
+      ids.forEach((i, j) => writeFileSync(path.join(folder, `node-${i}.${extOf(i)}`), certs[j].pem));
     }
     // A private key among the certificates: the walk must skip it.
     writeFileSync(path.join(folder, 'node.key'), leafKeyPem, { mode: 0o600 });
@@ -100,7 +99,7 @@ async function main() {
     subject: { cn: 'bench-expiry-ca' },
     sans: { dns: [], ips: [] },
     profile: k.PROFILES.ca,
-    publicKey: caKey.publicKey,
+    publicKey: caKey.spki,
     publicKeyAlgorithm: k.ALG,
     notBefore: new Date(now - k.BACKDATE_MS),
     notAfter: new Date(now + 3650 * DAY),
@@ -116,9 +115,9 @@ async function main() {
     dir,
     count,
     now,
-    caCertPem: k.toPem(caCert),
-    caKeyPem: k.privateKeyToPem(caKey.privateKey),
-    leafKeyPem: k.privateKeyToPem(leafKey.privateKey),
+    caCertPem: caCert.pem,
+    caKeyPem: caKey.privateKeyPem,
+    leafKeyPem: leafKey.privateKeyPem,
   };
   await Promise.all(
     shares.map(
