@@ -57,6 +57,16 @@ async function run(fn: () => Promise<number>): Promise<void> {
   }
 }
 
+// `kubepki ... | head`: when the reader goes away, stop quietly, as command-line
+// tools do, instead of dying on EPIPE with a trace. (Writes are all-or-nothing:
+// an exit mid-write leaves what the next run rolls back, as a kill would.)
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+    throw error;
+  });
+}
+
 const cli = yargs(hideBin(process.argv));
 // After starting a command's handler, yargs renders the whole help text and keeps
 // it for a failure later on: 10-35 ms of text layout on every run. kubepki's

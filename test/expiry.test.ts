@@ -10,7 +10,8 @@ import { humanDuration, expiresText } from '../lib/expiry/human.js';
 import { PROFILES } from '../lib/pki/catalog.js';
 import { generateKey } from '../lib/pki/keys.js';
 import { issueCertificate } from '../lib/pki/issue.js';
-import { NODE, kubepki, scratch, snapshot } from './helpers/cli.js';
+import { BIN, NODE, kubepki, scratch, snapshot } from './helpers/cli.js';
+import { execa } from 'execa';
 
 const ALG = ['--encryption-algorithm', 'ECDSA-P256'];
 const check = (dir: string, ...args: string[]) => kubepki(['certs', 'check-expiration', '--cert-dir', dir, ...NODE, ...args]);
@@ -186,4 +187,15 @@ test('a config that does not parse is an error before anything is read', async (
   const run = await kubepki(['certs', 'check-expiration', '--config', path.join(root, 'bad.yaml')]);
   t.is(run.exitCode, 1);
   t.regex(run.stderr, /^kubepki: error: .*bad\.yaml:3: certificates\.dirr: unknown field/);
+});
+
+test('a reader that goes away early (| head) ends kubepki quietly, with no trace', async (t) => {
+  const { dir } = await pki(t);
+  const extra = path.join(dir, '..', 'many');
+  mkdirSync(extra);
+  const ca = readFileSync(path.join(dir, 'ca.crt'));
+  for (let i = 0; i < 1500; i++) writeFileSync(path.join(extra, `c-${i}.crt`), ca);
+  const run = await execa('bash', ['-c', 'set -o pipefail; node "$0" certs check-expiration --cert-dir "$1" --path "$2" | head -c 100 >/dev/null', BIN, dir, extra], { reject: false, timeout: 60_000 });
+  t.is(run.exitCode, 0, run.stderr);
+  t.is(run.stderr, '', 'nothing on stderr: no EPIPE trace');
 });

@@ -5,7 +5,7 @@
  * field of a certificate of unknown shape is x509.ts's job.
  */
 import { X509Certificate as NativeX509 } from 'node:crypto';
-import { children, contents, DerError, pem, readNode, readOid, readTime, whole } from './der.js';
+import { children, commonName, contents, DerError, pem, readNode, readOid, readTime, whole } from './der.js';
 
 const OID_SUBJECT_KEY_IDENTIFIER = '2.5.29.14';
 
@@ -14,6 +14,8 @@ export class Certificate {
     readonly der: Buffer,
     /** The subject Name, as its DER bytes: a leaf's issuer must repeat them exactly. */
     readonly subjectDer: Buffer,
+    /** The issuer Name, as its DER bytes. */
+    readonly issuerDer: Buffer,
     readonly notBefore: Date,
     readonly notAfter: Date,
     /** Lower-case hex of the serial number's octets. */
@@ -39,8 +41,8 @@ export class Certificate {
     if (!tbs || tbs.tag !== 0x30) throw new DerError('not a DER certificate');
     const fields = children(der, tbs);
     const at = fields[0]?.tag === 0xa0 ? 1 : 0; // version is optional (v1)
-    const [serial, , , validity, subject] = fields.slice(at);
-    if (!serial || !validity || !subject || serial.tag !== 0x02 || validity.tag !== 0x30 || subject.tag !== 0x30) {
+    const [serial, , issuer, validity, subject] = fields.slice(at);
+    if (!serial || !issuer || !validity || !subject || serial.tag !== 0x02 || issuer.tag !== 0x30 || validity.tag !== 0x30 || subject.tag !== 0x30) {
       throw new DerError('not a DER certificate');
     }
     const [notBefore, notAfter] = children(der, validity);
@@ -58,6 +60,7 @@ export class Certificate {
     return new Certificate(
       der,
       Buffer.from(whole(der, subject)),
+      Buffer.from(whole(der, issuer)),
       readTime(der, notBefore),
       readTime(der, notAfter),
       contents(der, serial).toString('hex'),
@@ -70,6 +73,15 @@ export class Certificate {
     const m = /-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/.exec(pem);
     if (!m) throw new DerError('no PEM certificate');
     return Certificate.fromDer(Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64'));
+  }
+
+  /** The issuer's common name (CN), when it has one. */
+  get issuerCommonName(): string | undefined {
+    try {
+      return commonName(this.issuerDer);
+    } catch {
+      return undefined;
+    }
   }
 
   /** PEM, 64 columns, with a final newline (as kubeadm writes it). */

@@ -156,6 +156,28 @@ export function readTime(buf: Buffer, node: Node): Date {
   return new Date(Date.UTC(year, Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6])));
 }
 
+/** A directory string's text: UTF8String, PrintableString, IA5String, T61String (as Latin-1) or BMPString. */
+export function readDirectoryString(buf: Buffer, node: Node): string | undefined {
+  const bytes = contents(buf, node);
+  switch (node.tag) {
+    case 0x0c: return bytes.toString('utf8');
+    case 0x13: case 0x16: case 0x14: return bytes.toString('latin1');
+    case 0x1e: return Buffer.from(bytes).swap16().toString('utf16le');
+    default: return undefined;
+  }
+}
+
+/** The (first) common name in a DER Name, or undefined. */
+export function commonName(name: Buffer): string | undefined {
+  for (const rdn of children(name, readNode(name, 0))) {
+    for (const atv of children(name, rdn)) {
+      const [type, value] = children(name, atv);
+      if (type && value && readOid(name, type) === '2.5.4.3') return readDirectoryString(name, value);
+    }
+  }
+  return undefined;
+}
+
 export function readOid(buf: Buffer, node: Node): string {
   const bytes = contents(buf, node);
   const arcs: number[] = [];
