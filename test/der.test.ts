@@ -16,7 +16,7 @@ import { DerError } from '../lib/pki/der.js';
 import { issueCertificate, type Signer } from '../lib/pki/issue.js';
 import { generateKey } from '../lib/pki/keys.js';
 import { certificateFacts, parseCertificatePem } from '../lib/pki/x509.js';
-import { openssl, scratch } from './helpers/cli.js';
+import { kubepki, openssl, scratch } from './helpers/cli.js';
 
 const DAY = 86_400_000;
 
@@ -93,13 +93,13 @@ test('every algorithm signs: openssl verify accepts the chain, and the signature
 
 test('dates from 2050 on are GeneralizedTime, earlier ones UTCTime; both read back to the second', async (t) => {
   const dir = scratch(t);
-  const ca = await selfSignedCA('time-ca');
   const key = await generateKey('ECDSA-P256');
   const notBefore = new Date('2049-12-31T23:59:59.900Z');
   const notAfter = new Date('2050-01-01T00:00:00.000Z');
+  // Self-signed: a CA-signed certificate would be cut to its CA's NotAfter.
   const cert = await issueCertificate({
-    subject: { cn: 'time' }, sans: { dns: [], ips: [] }, profile: PROFILES.client, publicKey: key.spki, publicKeyAlgorithm: key.algorithm,
-    notBefore, notAfter: new Date(Math.min(notAfter.getTime(), ca.certificate.notAfter.getTime() + 100 * 365 * DAY)), issuer: ca,
+    subject: { cn: 'time' }, sans: { dns: [], ips: [] }, profile: PROFILES.ca, publicKey: key.spki, publicKeyAlgorithm: key.algorithm,
+    notBefore, notAfter, selfKey: key.privateKey,
   });
   writeFileSync(path.join(dir, 'c.crt'), cert.pem);
   const asn1 = (await openssl(['asn1parse', '-in', path.join(dir, 'c.crt')])).stdout;
@@ -167,4 +167,27 @@ test('hostile bytes: Certificate.fromDer throws DerError and nothing else, whate
     { numRuns: 500 },
   );
   t.throws(() => Certificate.fromPem('no pem here'), { instanceOf: DerError });
+});
+
+test('a certificate never outlives the CA that signs it: NotAfter is cut to the CA\'s, in the issuer and through init', async (t) => {
+  const caKey = await generateKey('ECDSA-P256');
+  const now = Date.now();
+  const ca = await issueCertificate({
+    subject: { cn: 'short-ca' }, sans: { dns: [], ips: [] }, profile: PROFILES.ca, publicKey: caKey.spki, publicKeyAlgorithm: caKey.algorithm,
+    notBefore: new Date(now - DAY), notAfter: new Date(now + 10 * DAY), selfKey: caKey.privateKey,
+  });
+  const key = await generateKey('ECDSA-P256');
+  const leaf = await issueCertificate({
+    subject: { cn: 'leaf' }, sans: { dns: [], ips: [] }, profile: PROFILES.client, publicKey: key.spki, publicKeyAlgorithm: key.algorithm,
+    notBefore: new Date(now - DAY), notAfter: new Date(now + 365 * DAY), issuer: { certificate: ca, key: caKey.privateKey, algorithm: caKey.algorithm },
+  });
+  t.is(leaf.notAfter.getTime(), ca.notAfter.getTime());
+
+  const dir = path.join(scratch(t), 'pki');
+  const run = await kubepki(['init', '--cert-dir', dir, '--node-name', 'cp-1', '--apiserver-advertise-address', '10.0.0.1', '--encryption-algorithm', 'ECDSA-P256',
+    '--ca-certificate-validity', '48h', '--certificate-validity', '8760h', '--skip-phases', 'kubeconfig,flags']);
+  t.is(run.exitCode, 0, run.stderr);
+  const end = async (f: string) => (await openssl(['x509', '-in', path.join(dir, f), '-noout', '-enddate'])).stdout.trim();
+  t.is(await end('apiserver.crt'), await end('ca.crt'));
+  t.is(await end('etcd/server.crt'), await end('etcd/ca.crt'));
 });

@@ -7,7 +7,7 @@ import type { ClusterSpec } from '../config/spec.js';
 import { buildKubeconfig, serverURL } from '../kubeconfig/kubeconfig.js';
 import { PROFILES, certPath, keyPath, validityFor, type CertEntry, type KeyPairEntry, type KubeconfigEntry } from '../pki/catalog.js';
 import { publicKeyToPem, type KeyPool } from '../pki/keys.js';
-import { BACKDATE_MS, issueCertificate, type Signer } from '../pki/issue.js';
+import { issueCertificate, validityFrom, type Signer } from '../pki/issue.js';
 import { ROOTS, type Root } from '../plan/paths.js';
 import type { Plan, PlanItem } from '../plan/plan.js';
 import { writeAllOrNothing, type NewFile } from './transaction.js';
@@ -26,17 +26,13 @@ export interface Applied {
 /** A new key and a certificate for it, signed by `issuer` (or self-signed when there is none). */
 async function issue(spec: ClusterSpec, pool: KeyPool, now: Date, item: PlanItem, profile: (typeof PROFILES)[keyof typeof PROFILES], issuer: Signer | undefined) {
   const pair = await pool.take(spec.encryptionAlgorithm);
-  let notAfter = new Date(now.getTime() + validityFor(profile, spec));
-  // A certificate cannot outlive the CA that signed it.
-  if (issuer && notAfter > issuer.certificate.notAfter) notAfter = issuer.certificate.notAfter;
   const certificate = await issueCertificate({
     subject: item.subject!,
     sans: item.sans ?? { dns: [], ips: [] },
     profile,
     publicKey: pair.spki,
     publicKeyAlgorithm: pair.algorithm,
-    notBefore: new Date(now.getTime() - BACKDATE_MS),
-    notAfter,
+    ...validityFrom(now.getTime(), validityFor(profile, spec)),
     ...(issuer ? { issuer } : { selfKey: pair.privateKey }),
   });
   return { pair, certificate };

@@ -13,7 +13,7 @@ import { judgeKubeconfig } from '../plan/leaf.js';
 import { PROFILES } from '../pki/catalog.js';
 import { generateKey } from '../pki/keys.js';
 import { loadSigner } from '../pki/signer.js';
-import { BACKDATE_MS, issueCertificate } from '../pki/issue.js';
+import { issueCertificate, validityFrom } from '../pki/issue.js';
 
 export interface UserOptions extends Partial<Record<OverrideFlag, unknown>> {
   config?: string;
@@ -65,11 +65,9 @@ export async function runKubeconfigUser(options: UserOptions): Promise<number> {
   }
   const now = Date.now();
   const pair = await generateKey(spec.encryptionAlgorithm);
-  let notAfter = new Date(now + validity);
-  if (notAfter > ca.certificate.notAfter) notAfter = ca.certificate.notAfter;
   const certificate = await issueCertificate({
     subject, sans: { dns: [], ips: [] }, profile: PROFILES.client, publicKey: pair.spki, publicKeyAlgorithm: pair.algorithm,
-    notBefore: new Date(now - BACKDATE_MS), notAfter, issuer: ca,
+    ...validityFrom(now, validity), issuer: ca,
   });
   const data = buildKubeconfig({
     clusterName: spec.clusterName, server: serverURL(spec, 'endpoint'), caPem: ca.certificate.pem,
@@ -81,6 +79,6 @@ export async function runKubeconfigUser(options: UserOptions): Promise<number> {
   }
   for (const m of await recoverInterrupted([path.dirname(out)])) process.stderr.write(`[kubepki] ${m}\n`);
   await writeAllOrNothing([{ dir: path.dirname(out), files: [{ rel: path.basename(out), data, mode: 0o600 }] }]);
-  process.stderr.write(`[kubeconfig] Writing "${out}" for ${subject.o ? `O=${subject.o.join('+')}, ` : ''}CN=${name}, valid until ${notAfter.toISOString()}\n`);
+  process.stderr.write(`[kubeconfig] Writing "${out}" for ${subject.o ? `O=${subject.o.join('+')}, ` : ''}CN=${name}, valid until ${certificate.notAfter.toISOString()}\n`);
   return 0;
 }

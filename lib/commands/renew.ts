@@ -12,7 +12,7 @@ import { PROFILES, type ExtKeyUsage, type Profile } from '../pki/catalog.js';
 import { generateKey } from '../pki/keys.js';
 import { ExternalCAError, loadSigner } from '../pki/signer.js';
 import { isSignedBy } from '../pki/certificate.js';
-import { BACKDATE_MS, issueCertificate, type Signer } from '../pki/issue.js';
+import { issueCertificate, validityFrom, type Signer } from '../pki/issue.js';
 import { certificateFacts, createCsr } from '../pki/x509.js';
 import { RenewError, componentsToRestart, renewTargets, type Current, type RenewTarget } from '../renew/targets.js';
 
@@ -143,13 +143,11 @@ export async function runRenew(options: RenewOptions): Promise<number> {
   const made = await Promise.all(work.map(async ({ target, current, signer }) => {
     const facts = certificateFacts(current.certificate);
     const key = await newKey(current);
-    let notAfter = new Date(now + spec.certificateValidity);
-    if (notAfter > signer!.certificate.notAfter) notAfter = signer!.certificate.notAfter;
     const certificate = await issueCertificate({
       subject: facts.subject, sans: facts.sans, profile: profileOf(current, target.name), publicKey: key.spki,
-      publicKeyAlgorithm: key.algorithm, notBefore: new Date(now - BACKDATE_MS), notAfter, issuer: signer!,
+      publicKeyAlgorithm: key.algorithm, ...validityFrom(now, spec.certificateValidity), issuer: signer!,
     });
-    return { target, files: target.write(certificate, key, signer!.certificate.pem), notAfter, serial: certificate.serialNumber };
+    return { target, files: target.write(certificate, key, signer!.certificate.pem), notAfter: certificate.notAfter, serial: certificate.serialNumber };
   }));
   const stamp = new Date(now).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
   const backupRoot = path.join(path.resolve(spec.kubeconfigDir), 'kubepki-backups', stamp);

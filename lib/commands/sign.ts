@@ -13,7 +13,7 @@ import { judgeCsr } from '../nodes/policy.js';
 import { algorithmOfKey } from '../pki/algorithms.js';
 import { PROFILES } from '../pki/catalog.js';
 import { loadSigner } from '../pki/signer.js';
-import { BACKDATE_MS, issueCertificate } from '../pki/issue.js';
+import { issueCertificate, validityFrom } from '../pki/issue.js';
 
 export interface SignOptions extends Partial<Record<OverrideFlag, unknown>> {
   config?: string;
@@ -58,15 +58,13 @@ export async function runSign(o: SignOptions): Promise<number> {
       refused.push(`${file}: refused: its key is not RSA (2048 bits or more) or ECDSA P-256/P-384`);
       continue;
     }
-    let notAfter = new Date(now + spec.certificateValidity);
-    if (notAfter > ca.certificate.notAfter) notAfter = ca.certificate.notAfter;
     const certificate = await issueCertificate({
       subject: verdict.subject, sans: verdict.sans, profile: verdict.kind === 'serving' ? PROFILES.server : PROFILES.client,
-      publicKey, publicKeyAlgorithm: algorithm, notBefore: new Date(now - BACKDATE_MS), notAfter, issuer: ca,
+      publicKey, publicKeyAlgorithm: algorithm, ...validityFrom(now, spec.certificateValidity), issuer: ca,
     });
     const dir = o.outDir ? path.resolve(o.outDir) : path.dirname(file);
     out.push({ dir, file: { rel: path.basename(file).replace(/\.csr$/, '') + '.crt', data: certificate.pem, mode: 0o644 } });
-    process.stdout.write(`[sign] ${path.basename(file)}: ${verdict.kind} certificate for ${verdict.subject.cn}${verdict.sans.dns.length + verdict.sans.ips.length ? ` (${[...verdict.sans.dns, ...verdict.sans.ips].join(', ')})` : ''}, until ${notAfter.toISOString()}\n`);
+    process.stdout.write(`[sign] ${path.basename(file)}: ${verdict.kind} certificate for ${verdict.subject.cn}${verdict.sans.dns.length + verdict.sans.ips.length ? ` (${[...verdict.sans.dns, ...verdict.sans.ips].join(', ')})` : ''}, until ${certificate.notAfter.toISOString()}\n`);
   }
   const seen = new Set<string>();
   for (const x of out) {

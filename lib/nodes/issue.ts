@@ -12,7 +12,7 @@ import type { ClusterSpec, NodeSpec } from '../config/spec.js';
 import { buildKubeconfig, serverURL } from '../kubeconfig/kubeconfig.js';
 import { KUBECONFIGS, PROFILES, caEntry, certPath, findEntry, keyPath, validityFor, type CAName, type CertEntry } from '../pki/catalog.js';
 import { generateKey, parsePrivateKeyPem, spkiDer } from '../pki/keys.js';
-import { BACKDATE_MS, issueCertificate, type Signer } from '../pki/issue.js';
+import { issueCertificate, validityFrom, type Signer } from '../pki/issue.js';
 import { parseCertificatePem } from '../pki/x509.js';
 import { judgeKubeconfig, leafProblem } from '../plan/leaf.js';
 import type { NewFile } from '../apply/transaction.js';
@@ -90,11 +90,8 @@ export async function issueNode(o: { spec: ClusterSpec; node: NodeSpec; signers:
   };
   const issue = async (subject: { cn: string; o?: string[] }, sans: { dns: string[]; ips: string[] }, profile: (typeof PROFILES)[keyof typeof PROFILES], ca: Signer) => {
     const key = await generateKey(spec.encryptionAlgorithm);
-    let notAfter = new Date(o.now + validityFor(profile, spec));
-    if (notAfter > ca.certificate.notAfter) notAfter = ca.certificate.notAfter;
     const certificate = await issueCertificate({
-      subject, sans, profile, publicKey: key.spki, publicKeyAlgorithm: key.algorithm,
-      notBefore: new Date(o.now - BACKDATE_MS), notAfter, issuer: ca,
+      subject, sans, profile, publicKey: key.spki, publicKeyAlgorithm: key.algorithm, ...validityFrom(o.now, validityFor(profile, spec)), issuer: ca,
     });
     return { key, certificate };
   };

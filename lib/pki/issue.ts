@@ -16,6 +16,11 @@ import { spkiDer } from './keys.js';
 /** kubeadm backdates NotBefore by five minutes to tolerate clock skew between nodes. */
 export const BACKDATE_MS = 5 * 60_000;
 
+/** The validity window of a certificate made at `now` (ms) to last `validity` (ms), NotBefore backdated as kubeadm does. */
+export function validityFrom(now: number, validity: number): { notBefore: Date; notAfter: Date } {
+  return { notBefore: new Date(now - BACKDATE_MS), notAfter: new Date(now + validity) };
+}
+
 export interface Signer {
   certificate: Certificate;
   key: KeyObject;
@@ -30,6 +35,7 @@ export interface IssueRequest {
   publicKey: KeyObject | Buffer;
   publicKeyAlgorithm: Algorithm;
   notBefore: Date;
+  /** Asked-for end of validity; a certificate never outlives its issuer, so it is cut to the issuer's. */
   notAfter: Date;
   /** The CA that signs; absent for a self-signed CA, which then signs with `selfKey`. */
   issuer?: Signer;
@@ -100,7 +106,8 @@ export async function issueCertificate(req: IssueRequest): Promise<Certificate> 
   const subject = encodeName(req.subject);
   // Whole seconds: what the certificate can carry is what callers compare against.
   const notBefore = new Date(Math.floor(req.notBefore.getTime() / 1000) * 1000);
-  const notAfter = new Date(Math.floor(req.notAfter.getTime() / 1000) * 1000);
+  const until = req.issuer && req.notAfter > req.issuer.certificate.notAfter ? req.issuer.certificate.notAfter : req.notAfter;
+  const notAfter = new Date(Math.floor(until.getTime() / 1000) * 1000);
 
   const extensions = [
     extension(OID.keyUsage, true, der.namedBits(keyUsagesFor(req.profile, req.publicKeyAlgorithm.family).map((u) => KEY_USAGE_BIT[u]))),

@@ -105,7 +105,7 @@ export function privateKeyToPem(key: KeyObject): string {
 const publicOf = (key: KeyObject): KeyObject => (key.type === 'public' ? key : createPublicKey(key));
 
 export function publicKeyToPem(key: KeyObject): string {
-  return publicOf(key).export({ type: 'spki', format: 'pem' }) as string;
+  return pem('PUBLIC KEY', spkiDer(key));
 }
 
 /** DER SubjectPublicKeyInfo of a private or public key: what a certificate carries. */
