@@ -8,6 +8,10 @@ import { ExitCode, UserError } from './errors.js';
 import type { FlagFormat } from './components/flags.js';
 import type { OutputFormat } from './output.js';
 import { ALGORITHM_NAMES } from './pki/algorithms.js';
+import { FLAG_FIELDS } from './config/table.js';
+import {
+  BOOTSTRAP_KUBECONFIG, BOOTSTRAP_TOKEN_SECRETS, FLAG_COMPONENTS, NODE_BUNDLES, TOKEN_FILE, renewableNames, userKubeconfigFile,
+} from './pki/catalog.js';
 
 /** package.json's version, put in by the build (scripts/build.mjs). */
 declare const __KUBEPKI_VERSION__: string | undefined;
@@ -19,24 +23,20 @@ const FLAG_FORMATS = ['args', 'env', 'json'] as const satisfies readonly FlagFor
 /** A flag given twice takes its last value, as kubeadm's (pflag) do. */
 const last = (value: unknown) => (Array.isArray(value) ? value[value.length - 1] : value);
 
+/** The description's options: --config, then every flag of the field table (lib/config/table.ts), its help and default from there. */
 function specOptions<T>(y: Argv<T>) {
-  return y
-    .option('config', { type: 'string', coerce: last, describe: 'Cluster description: kubepki YAML, or a kubeadm config (InitConfiguration/ClusterConfiguration, v1beta3 or v1beta4)', requiresArg: true })
-    .option('cert-dir', { type: 'string', coerce: last, describe: 'Where certificates and keys live [default: /etc/kubernetes/pki]', requiresArg: true })
-    .option('kubeconfig-dir', { type: 'string', coerce: last, describe: 'Where kubeconfig files live [default: /etc/kubernetes]', requiresArg: true })
-    .option('flags-dir', { type: 'string', coerce: last, describe: 'Where component flag files live [default: /etc/kubernetes/flags]', requiresArg: true })
-    .option('node-name', { type: 'string', coerce: last, describe: "This node's name [default: the hostname]", requiresArg: true })
-    .option('apiserver-advertise-address', { alias: 'advertise-address', type: 'string', coerce: last, describe: 'The address the API server and etcd advertise [default: first non-loopback address]', requiresArg: true })
-    .option('apiserver-bind-port', { type: 'string', coerce: last, describe: 'The API server port [default: 6443]', requiresArg: true })
-    .option('control-plane-endpoint', { type: 'string', coerce: last, describe: 'Stable address of the control plane: host or host:port', requiresArg: true })
-    .option('service-cidr', { type: 'string', coerce: last, describe: 'Service network(s), comma-separated for dual-stack [default: 10.96.0.0/12]', requiresArg: true })
-    .option('service-dns-domain', { alias: 'dns-domain', type: 'string', coerce: last, describe: 'Cluster DNS domain [default: cluster.local]', requiresArg: true })
-    .option('apiserver-cert-extra-sans', { type: 'string', coerce: last, describe: 'Extra SANs for the API server certificate: IPs and DNS names, comma-separated', requiresArg: true })
-    .option('cluster-name', { type: 'string', coerce: last, describe: 'Cluster name [default: kubernetes]', requiresArg: true })
-    .option('encryption-algorithm', { type: 'string', coerce: last, choices: ALGORITHM_NAMES, describe: 'Key algorithm [default: RSA-2048]', requiresArg: true })
-    .option('certificate-validity', { type: 'string', coerce: last, describe: 'Validity of leaf certificates [default: 8760h]', requiresArg: true })
-    .option('ca-certificate-validity', { type: 'string', coerce: last, describe: 'Validity of CA certificates [default: 87600h]', requiresArg: true })
-    .option('output', { alias: 'o', choices: OUTPUT_FORMATS, default: 'text' as OutputFormat, describe: 'Output format' });
+  let out = y.option('config', { type: 'string', coerce: last, describe: 'Cluster description: kubepki YAML, or a kubeadm config (InitConfiguration/ClusterConfiguration, v1beta3 or v1beta4)', requiresArg: true });
+  for (const { flag, rule } of FLAG_FIELDS) {
+    out = out.option(flag.name, {
+      type: 'string',
+      coerce: last,
+      requiresArg: true,
+      describe: 'default' in flag ? `${flag.describe} [default: ${flag.default}]` : flag.describe,
+      ...('alias' in flag ? { alias: flag.alias } : {}),
+      ...(rule === 'algorithm' ? { choices: ALGORITHM_NAMES } : {}),
+    });
+  }
+  return out.option('output', { alias: 'o', choices: OUTPUT_FORMATS, default: 'text' as OutputFormat, describe: 'Output format' });
 }
 
 function report(error: unknown): number {
@@ -90,9 +90,9 @@ cli
   )
   .command(
     'flags <component>',
-    'Print the flags of a component (kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, etcd, etcdctl), as init writes them',
+    `Print the flags of a component (${FLAG_COMPONENTS.join(', ')}), as init writes them`,
     (y) => specOptions(y)
-      .positional('component', { type: 'string', describe: 'kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, etcd or etcdctl', demandOption: true })
+      .positional('component', { type: 'string', describe: `${FLAG_COMPONENTS.slice(0, -1).join(', ')} or ${FLAG_COMPONENTS[FLAG_COMPONENTS.length - 1]}`, demandOption: true })
       .option('format', { alias: 'f', choices: FLAG_FORMATS, default: 'args' as const, describe: 'One --flag=value per line, a systemd EnvironmentFile, or JSON' })
       .example('$0 flags kube-apiserver --config cluster.yaml', 'The API server flags, one per line'),
     (argv) => run(async () => (await import('./commands/flags.js')).runFlags(argv as never)),
@@ -104,7 +104,7 @@ cli
       'issue',
       'Write a bundle per node (nodes/NAME/): kubelet.conf, kubelet serving certificate, and for control-plane nodes apiserver and etcd certificates',
       (yy) => specOptions(yy)
-        .option('out-dir', { type: 'string', coerce: last, describe: 'Where the bundles go [default: <kubeconfig-dir>/nodes]', requiresArg: true })
+        .option('out-dir', { type: 'string', coerce: last, describe: `Where the bundles go [default: <kubeconfig-dir>/${NODE_BUNDLES.dir}]`, requiresArg: true })
         .option('only', { type: 'string', array: true, describe: 'Only these nodes (names, comma-separated or repeated)', requiresArg: true })
         .option('concurrency', { type: 'number', coerce: last, default: 32, describe: 'Nodes made at once', requiresArg: true }),
       (argv) => run(async () => (await import('./commands/nodes.js')).runNodesIssue(argv as never)),
@@ -121,13 +121,13 @@ cli
         .option('usages', { type: 'string', array: true, describe: 'signing, authentication [default: both]', requiresArg: true })
         .option('groups', { type: 'string', array: true, describe: 'Extra groups [default: system:bootstrappers:kubeadm:default-node-token]', requiresArg: true })
         .option('description', { type: 'string', coerce: last, requiresArg: true })
-        .option('out-dir', { type: 'string', coerce: last, describe: 'Where the Secret manifest goes [default: <kubeconfig-dir>/bootstrap]', requiresArg: true }),
+        .option('out-dir', { type: 'string', coerce: last, describe: `Where the Secret manifest goes [default: <kubeconfig-dir>/${BOOTSTRAP_TOKEN_SECRETS.dir}]`, requiresArg: true }),
       (argv) => run(async () => (await import('./commands/token.js')).runTokenCreate(argv as never)),
     ).command(
       'file',
       'Write a static token auth file (token,user,uid,"groups") for kube-apiserver --token-auth-file',
       (yy) => specOptions(yy)
-        .option('out', { type: 'string', coerce: last, describe: 'The file [default: bootstrap.tokenAuthFile, <cert-dir>/tokens.csv]', requiresArg: true })
+        .option('out', { type: 'string', coerce: last, describe: `The file [default: bootstrap.tokenAuthFile, <cert-dir>/${TOKEN_FILE.file}]`, requiresArg: true })
         .option('user', { type: 'string', coerce: last, default: 'kubelet-bootstrap', requiresArg: true })
         .option('uid', { type: 'string', coerce: last, default: '10001', requiresArg: true })
         .option('group', { type: 'string', array: true, describe: 'Groups [default: system:bootstrappers]', requiresArg: true }),
@@ -163,7 +163,7 @@ cli
       'renew <names..>',
       'Renew certificates (catalog names, kubeconfig files, or all): same subject, SANs and usages, same CA, new key',
       (yy) => specOptions(yy)
-        .positional('names', { type: 'string', array: true, describe: 'apiserver, etcd-server, admin.conf, ... or all' })
+        .positional('names', { type: 'string', array: true, describe: `${renewableNames().join(', ')}, or all` })
         .option('keep-key', { type: 'boolean', describe: 'Keep each existing key instead of making a new one' })
         .option('csr-only', { type: 'boolean', describe: 'Write keys and CSRs for an external CA instead (to --csr-dir)' })
         .option('csr-dir', { type: 'string', coerce: last, describe: 'Where --csr-only writes', requiresArg: true })
@@ -192,7 +192,7 @@ cli
         .option('name', { type: 'string', demandOption: true, describe: 'The user name (certificate CN)', requiresArg: true })
         .option('org', { type: 'string', array: true, describe: 'A group (certificate O); repeat or comma-separate for several', requiresArg: true })
         .option('validity-period', { type: 'string', describe: 'How long the certificate is valid [default: the certificate validity]', requiresArg: true })
-        .option('out', { type: 'string', describe: 'The file to write [default: <kubeconfig-dir>/<name>.conf]; "-" prints it', requiresArg: true })
+        .option('out', { type: 'string', describe: `The file to write [default: <kubeconfig-dir>/${userKubeconfigFile('<name>')}]; "-" prints it`, requiresArg: true })
         .example('$0 kubeconfig user --name alice --org developers', 'alice.conf in the kubeconfig dir'),
       (argv) => run(async () => (await import('./commands/kubeconfig-user.js')).runKubeconfigUser(argv as never)),
     ).command(
@@ -200,7 +200,7 @@ cli
       "Write a node's bootstrap kubeconfig (server, CA, token) for kubelet TLS bootstrap",
       (yy) => specOptions(yy)
         .option('token', { type: 'string', coerce: last, demandOption: true, describe: 'A bootstrap token (kubepki token create)', requiresArg: true })
-        .option('out', { type: 'string', coerce: last, describe: 'The file [default: <kubeconfig-dir>/bootstrap-kubelet.conf]; "-" prints it', requiresArg: true }),
+        .option('out', { type: 'string', coerce: last, describe: `The file [default: <kubeconfig-dir>/${BOOTSTRAP_KUBECONFIG.file}]; "-" prints it`, requiresArg: true }),
       (argv) => run(async () => (await import('./commands/bootstrap-kubeconfig.js')).runBootstrapKubeconfig(argv as never)),
     ).demandCommand(1, 'Name a kubeconfig command (user, bootstrap).'),
   )

@@ -9,8 +9,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync,
 import path from 'node:path';
 import { execa } from 'execa';
 import { parse } from 'yaml';
-import { COMPONENTS } from '../lib/components/flags.js';
-import { CERTIFICATES, KUBECONFIGS, certPath, keyPath } from '../lib/pki/catalog.js';
+import { CERTIFICATES, COMPONENTS, KUBECONFIGS, certPath, keyPath } from '../lib/pki/catalog.js';
 import { NODE, kubepki, openssl, scratch, snapshot } from './helpers/cli.js';
 
 const ALG = ['--encryption-algorithm', 'ECDSA-P256'];

@@ -13,7 +13,8 @@ import { ALGORITHMS } from '../lib/pki/algorithms.js';
 import { PROFILES, altNames } from '../lib/pki/catalog.js';
 import { Certificate, isSignedBy } from '../lib/pki/certificate.js';
 import { DerError } from '../lib/pki/der.js';
-import { issueCertificate, type Signer } from '../lib/pki/issue.js';
+import { issueCertificate } from '../lib/pki/issue.js';
+import { keySigner, withCertificate, type Signer } from '../lib/pki/signer.js';
 import { generateKey } from '../lib/pki/keys.js';
 import { certificateFacts, parseCertificatePem } from '../lib/pki/x509.js';
 import { kubepki, openssl, scratch } from './helpers/cli.js';
@@ -25,9 +26,9 @@ async function selfSignedCA(cn: string): Promise<Signer> {
   const now = Date.now();
   const certificate = await issueCertificate({
     subject: { cn }, sans: { dns: [], ips: [] }, profile: PROFILES.ca, publicKey: key.spki, publicKeyAlgorithm: key.algorithm,
-    notBefore: new Date(now - DAY), notAfter: new Date(now + 3650 * DAY), selfKey: key.privateKey,
+    notBefore: new Date(now - DAY), notAfter: new Date(now + 3650 * DAY), selfSigner: keySigner(key.privateKey, key.algorithm),
   });
-  return { certificate, key: key.privateKey, algorithm: key.algorithm };
+  return withCertificate(keySigner(key.privateKey, key.algorithm), certificate);
 }
 
 test('random subjects (any Unicode) and SANs read back unchanged with @peculiar/x509, and the signature verifies with OpenSSL', async (t) => {
@@ -70,13 +71,13 @@ test('every algorithm signs: openssl verify accepts the chain, and the signature
     const now = Date.now();
     const ca = await issueCertificate({
       subject: { cn: `ca-${name}` }, sans: { dns: [], ips: [] }, profile: PROFILES.ca, publicKey: caKey.spki, publicKeyAlgorithm: caKey.algorithm,
-      notBefore: new Date(now - DAY), notAfter: new Date(now + DAY * 10), selfKey: caKey.privateKey,
+      notBefore: new Date(now - DAY), notAfter: new Date(now + DAY * 10), selfSigner: keySigner(caKey.privateKey, caKey.algorithm),
     });
     const leafKey = await generateKey(name);
     const leaf = await issueCertificate({
       subject: { cn: 'leaf', o: ['system:masters'] }, sans: altNames(['leaf.example'], ['10.0.0.1', 'fd00::1']), profile: PROFILES.server,
       publicKey: leafKey.spki, publicKeyAlgorithm: leafKey.algorithm, notBefore: new Date(now - DAY), notAfter: new Date(now + DAY),
-      issuer: { certificate: ca, key: caKey.privateKey, algorithm: caKey.algorithm },
+      issuer: withCertificate(keySigner(caKey.privateKey, caKey.algorithm), ca),
     });
     writeFileSync(path.join(dir, 'ca.crt'), ca.pem);
     writeFileSync(path.join(dir, 'leaf.crt'), leaf.pem);
@@ -99,7 +100,7 @@ test('dates from 2050 on are GeneralizedTime, earlier ones UTCTime; both read ba
   // Self-signed: a CA-signed certificate would be cut to its CA's NotAfter.
   const cert = await issueCertificate({
     subject: { cn: 'time' }, sans: { dns: [], ips: [] }, profile: PROFILES.ca, publicKey: key.spki, publicKeyAlgorithm: key.algorithm,
-    notBefore, notAfter, selfKey: key.privateKey,
+    notBefore, notAfter, selfSigner: keySigner(key.privateKey, key.algorithm),
   });
   writeFileSync(path.join(dir, 'c.crt'), cert.pem);
   const asn1 = (await openssl(['asn1parse', '-in', path.join(dir, 'c.crt')])).stdout;
@@ -131,7 +132,7 @@ test('Certificate.fromDer reads an OpenSSL-made certificate: subject bytes, key 
   const leaf = await issueCertificate({
     subject: { cn: 'leaf' }, sans: { dns: [], ips: [] }, profile: PROFILES.client, publicKey: leafKey.spki, publicKeyAlgorithm: leafKey.algorithm,
     notBefore: new Date(Date.now() - DAY), notAfter: new Date(Date.now() + DAY),
-    issuer: { certificate: cert, key: createPrivateKey(readFileSync(key)), algorithm: ALGORITHMS['ECDSA-P256'] },
+    issuer: withCertificate(keySigner(createPrivateKey(readFileSync(key)), ALGORITHMS['ECDSA-P256']), cert),
   });
   writeFileSync(path.join(dir, 'leaf.crt'), leaf.pem);
   const verify = await openssl(['verify', '-CAfile', crt, path.join(dir, 'leaf.crt')]);
@@ -174,12 +175,12 @@ test('a certificate never outlives the CA that signs it: NotAfter is cut to the 
   const now = Date.now();
   const ca = await issueCertificate({
     subject: { cn: 'short-ca' }, sans: { dns: [], ips: [] }, profile: PROFILES.ca, publicKey: caKey.spki, publicKeyAlgorithm: caKey.algorithm,
-    notBefore: new Date(now - DAY), notAfter: new Date(now + 10 * DAY), selfKey: caKey.privateKey,
+    notBefore: new Date(now - DAY), notAfter: new Date(now + 10 * DAY), selfSigner: keySigner(caKey.privateKey, caKey.algorithm),
   });
   const key = await generateKey('ECDSA-P256');
   const leaf = await issueCertificate({
     subject: { cn: 'leaf' }, sans: { dns: [], ips: [] }, profile: PROFILES.client, publicKey: key.spki, publicKeyAlgorithm: key.algorithm,
-    notBefore: new Date(now - DAY), notAfter: new Date(now + 365 * DAY), issuer: { certificate: ca, key: caKey.privateKey, algorithm: caKey.algorithm },
+    notBefore: new Date(now - DAY), notAfter: new Date(now + 365 * DAY), issuer: withCertificate(keySigner(caKey.privateKey, caKey.algorithm), ca),
   });
   t.is(leaf.notAfter.getTime(), ca.notAfter.getTime());
 

@@ -10,6 +10,7 @@ import { humanDuration, expiresText } from '../lib/expiry/human.js';
 import { PROFILES } from '../lib/pki/catalog.js';
 import { generateKey } from '../lib/pki/keys.js';
 import { issueCertificate } from '../lib/pki/issue.js';
+import { keySigner } from '../lib/pki/signer.js';
 import { BIN, NODE, kubepki, scratch, snapshot } from './helpers/cli.js';
 import { execa } from 'execa';
 
@@ -29,7 +30,7 @@ async function certificate(notBefore: Date, notAfter: Date, cn = 'extra'): Promi
   const key = await generateKey('ECDSA-P256');
   const cert = await issueCertificate({
     subject: { cn }, sans: { dns: [], ips: [] }, profile: PROFILES.ca, publicKey: key.publicKey,
-    publicKeyAlgorithm: key.algorithm, notBefore, notAfter, selfKey: key.privateKey,
+    publicKeyAlgorithm: key.algorithm, notBefore, notAfter, selfSigner: keySigner(key.privateKey, key.algorithm),
   });
   return cert.pem;
 }

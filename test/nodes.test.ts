@@ -356,8 +356,8 @@ test('a symbolic link or a folder where a bundle file should be is an error nami
   const before = snapshot(a.root);
   const run = await issue(a.config);
   t.is(run.exitCode, 1, `exit ${run.exitCode}: ${run.stdout}${run.stderr}`);
-  t.regex(run.stderr, /w-1\/kubelet-server\.crt: is a symbolic link; kubepki reads and writes regular files only/);
-  t.regex(run.stderr, /w-2\/kubelet\.conf: is a directory/);
+  t.regex(run.stderr, /w-1\/kubelet-server\.crt is a symbolic link; kubepki reads and writes regular files only/);
+  t.regex(run.stderr, /w-2\/kubelet\.conf is a directory/);
   t.deepEqual(snapshot(a.root), before, 'nothing written, not even the missing cp-2 bundle');
 });
 

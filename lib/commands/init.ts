@@ -2,12 +2,13 @@
  * kubepki init: the control plane's PKI from the cluster description.
  * Plan first (what will be created, reused, kept), then write everything at once.
  */
-import { statSync } from 'node:fs';
+import { lstatSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { loadSpec, type OverrideFlag } from '../config/load.js';
 import { describeSystemError, UserError } from '../errors.js';
 import { KeyPool } from '../pki/keys.js';
-import { exists } from '../plan/inspect.js';
-import { ROOTS, SKIPPABLE_PHASES, keysToCreate, pathsOf, rootDir, rootDirs, type Phase } from '../plan/paths.js';
+import { INIT_ROOTS, SKIPPABLE_PHASES, initDirs, keysToCreate, type Phase } from '../engine/roots.js';
+import { CA_NAMES } from '../pki/catalog.js';
 import type { OutputFormat } from '../output.js';
 
 export interface InitOptions extends Partial<Record<OverrideFlag, unknown>> {
@@ -37,53 +38,54 @@ function parseSkipPhases(text: string | undefined): Set<Phase> {
   return new Set(names as Phase[]);
 }
 
+const PROBLEMS = { problems: 'problems with the existing files' };
+
+const exists = (dir: string, rel: string) => lstatSync(path.join(dir, rel), { throwIfNoEntry: false }) !== undefined;
+
 export async function runInit(options: InitOptions): Promise<number> {
-  const now = new Date();
+  const now = Date.now();
   const skip = parseSkipPhases(options.skipPhases);
   const spec = loadSpec(options.config, options);
-  const certDir = rootDir(spec, 'certs');
-  for (const root of ROOTS) checkDir(rootDir(spec, root));
+  const dirs = initDirs(spec);
+  for (const root of INIT_ROOTS) checkDir(dirs[root]);
 
   const pool = new KeyPool();
   if (!options.dryRun) {
-    // Start key generation on the thread pool now; the certificate code loads meanwhile.
-    pool.prefetch(spec.encryptionAlgorithm, keysToCreate(spec, (rel) => exists(certDir, rel), skip.has('kubeconfig') ? undefined : (file) => exists(rootDir(spec, 'kubeconfigs'), file)));
+    // Start key generation on the thread pool now; the engine loads meanwhile.
+    pool.prefetch(spec.encryptionAlgorithm, keysToCreate(spec, (rel) => exists(dirs.certs, rel), skip.has('kubeconfig') ? undefined : (file) => exists(dirs.kubeconfigs, file)));
   }
-  const [{ inspectDirs }, { makePlan, planData }, { applyPlan }, { recoverInterrupted }] = await Promise.all([
-    import('../plan/inspect.js'),
-    import('../plan/plan.js'),
-    import('../apply/apply.js'),
-    import('../apply/transaction.js'),
+  const [{ Run }, { clusterTargets }, { planData, describeApplied }] = await Promise.all([
+    import('../engine/run.js'),
+    import('../engine/desired.js'),
+    import('../engine/render.js'),
   ]);
-  const dirs = rootDirs(spec);
-  if (!options.dryRun) for (const message of await recoverInterrupted(Object.values(dirs))) process.stderr.write(`[kubepki] ${message}\n`);
+  const run = new Run({ dirs, now, pool, show: { certs: 'relative', kubeconfigs: 'in-dir', flags: 'in-dir' } });
+  if (!options.dryRun) await run.recover();
 
-  const plan = await makePlan(spec, inspectDirs(dirs, pathsOf(spec)), now, skip);
-  const data = planData(plan, spec);
+  const externalCAs = () => new Set(CA_NAMES.filter((n) => run.ca(n)?.action === 'external'));
+  const items = await run.decide(clusterTargets(spec, { kubeconfigs: !skip.has('kubeconfig'), flags: !skip.has('flags'), externalCAs }));
+  const data = planData(run.plan, { certDir: dirs.certs, encryptionAlgorithm: spec.encryptionAlgorithm, certificateValidity: spec.certificateValidity, caCertificateValidity: spec.caCertificateValidity });
   if (options.dryRun) {
     if (options.output === 'text') {
-      const { renderPlanText } = await import('../plan/render.js');
+      const { renderPlanText } = await import('../engine/render.js');
       process.stdout.write(renderPlanText(data));
     } else {
       const { printData } = await import('../output.js');
       printData(options.output, data);
     }
-    if (plan.problems.length) throw problemsError(plan.problems);
+    const error = run.problemsError(PROBLEMS);
+    if (error) throw error;
     return 0;
   }
-  if (plan.problems.length) throw problemsError(plan.problems);
-  const applied = await applyPlan(plan, spec, pool, now);
+  const error = run.problemsError(PROBLEMS);
+  if (error) throw error;
+  await run.make(items);
+  const written = await run.commit();
   if (options.output === 'text') {
-    process.stdout.write(applied.log.join('\n') + '\n');
+    process.stdout.write(describeApplied(run.plan).join('\n') + '\n');
   } else {
     const { printData } = await import('../output.js');
-    printData(options.output, { ...data, written: applied.written });
+    printData(options.output, { ...data, written });
   }
   return 0;
-}
-
-function problemsError(problems: string[]): UserError {
-  return problems.length === 1
-    ? new UserError(`${problems[0]!}. Nothing was written.`)
-    : new UserError(`${problems.length} problems with the existing files; nothing was written:`, { details: problems });
 }

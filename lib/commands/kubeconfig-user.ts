@@ -2,18 +2,17 @@
  * kubepki kubeconfig user: a kubeconfig for a person or a tool, with a client
  * certificate signed by the cluster CA (kubeadm kubeconfig user).
  */
-import { lstatSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { writeAllOrNothing, recoverInterrupted } from '../apply/transaction.js';
 import { loadSpec, type OverrideFlag } from '../config/load.js';
 import { parseDuration } from '../durations.js';
 import { UserError } from '../errors.js';
-import { buildKubeconfig, serverURL } from '../kubeconfig/kubeconfig.js';
-import { judgeKubeconfig } from '../plan/leaf.js';
-import { PROFILES } from '../pki/catalog.js';
-import { generateKey } from '../pki/keys.js';
-import { loadSigner } from '../pki/signer.js';
-import { issueCertificate, validityFrom } from '../pki/issue.js';
+import { missingKeyText } from '../engine/decide.js';
+import { authorityTargets } from '../engine/desired.js';
+import { rootDir } from '../engine/roots.js';
+import { Run } from '../engine/run.js';
+import type { KubeconfigTarget } from '../engine/targets.js';
+import { serverURL } from '../kubeconfig/kubeconfig.js';
+import { caEntry, keyPath, userKubeconfigFile } from '../pki/catalog.js';
 
 export interface UserOptions extends Partial<Record<OverrideFlag, unknown>> {
   config?: string;
@@ -40,45 +39,35 @@ export async function runKubeconfigUser(options: UserOptions): Promise<number> {
     if (ms === undefined || ms <= 0) throw new UserError(`--validity-period: ${JSON.stringify(options.validityPeriod)} is not a valid duration (for example 24h)`, { exitCode: 2 });
     validity = ms;
   }
-  const ca = loadSigner(path.resolve(spec.certificatesDir), 'ca');
   const toStdout = options.out === '-';
-  const out = toStdout ? undefined : path.resolve(options.out ?? path.join(spec.kubeconfigDir, `${name}.conf`));
+  const out = toStdout ? undefined : path.resolve(options.out ?? path.join(spec.kubeconfigDir, userKubeconfigFile(name)));
   const subject = { cn: name, ...(orgs.length ? { o: orgs } : {}) };
+  const run = new Run({ dirs: { certs: rootDir(spec, 'certs'), kubeconfigs: out ? path.dirname(out) : rootDir(spec, 'kubeconfigs') } });
+  await run.decide(authorityTargets(spec, ['ca']));
+  const ca = run.ca('ca')!;
+  if (ca.action === 'unusable') throw new UserError(ca.problem!);
+  if (ca.action === 'external') throw new UserError(missingKeyText(path.join(run.dir('certs'), keyPath(caEntry('ca'))), 'ca'));
 
-  if (out) {
-    let existing: string | undefined;
-    try {
-      const st = lstatSync(out);
-      if (!st.isFile()) throw new UserError(`${out} exists and is not a regular file; move it away`);
-      existing = readFileSync(out, 'utf8');
-    } catch (e) {
-      if (e instanceof UserError) throw e;
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new UserError(`cannot read ${out}: ${(e as Error).message}`);
-    }
-    if (existing !== undefined) {
-      const verdict = await judgeKubeconfig(existing, { where: out, ca: ca.certificate, subject });
-      const same = verdict.problem === undefined && verdict.client !== undefined;
-      if (!same) throw new UserError(`${out} exists and is not a kubeconfig of this cluster for ${name}; kubepki will not overwrite it: move it away or choose --out`);
-      process.stderr.write(`[kubeconfig] Using existing kubeconfig file: "${out}"\n`);
-      return 0;
-    }
-  }
-  const now = Date.now();
-  const pair = await generateKey(spec.encryptionAlgorithm);
-  const certificate = await issueCertificate({
-    subject, sans: { dns: [], ips: [] }, profile: PROFILES.client, publicKey: pair.spki, publicKeyAlgorithm: pair.algorithm,
-    ...validityFrom(now, validity), issuer: ca,
-  });
-  const data = buildKubeconfig({
-    clusterName: spec.clusterName, server: serverURL(spec, 'endpoint'), caPem: ca.certificate.pem,
-    user: name, credentials: { certPem: certificate.pem, keyPem: pair.privateKeyPem },
-  });
+  const target: KubeconfigTarget = {
+    kind: 'kubeconfig', id: `user/${name}`, name, root: 'kubeconfigs', policy: 'init', file: out ? path.basename(out) : userKubeconfigFile(name),
+    signer: 'ca', subject, server: serverURL(spec, 'endpoint'), clusterName: spec.clusterName,
+    credentials: { kind: 'client-certificate', validity }, keyAlgorithm: spec.encryptionAlgorithm, consumers: [],
+    mismatch: `${out} exists and is not a kubeconfig of this cluster for ${name}; kubepki will not overwrite it: move it away or choose --out`,
+  };
   if (!out) {
-    process.stdout.write(data);
+    process.stdout.write((await run.render(await run.decide([target], { unseen: true })))[0]!);
     return 0;
   }
-  for (const m of await recoverInterrupted([path.dirname(out)])) process.stderr.write(`[kubepki] ${m}\n`);
-  await writeAllOrNothing([{ dir: path.dirname(out), files: [{ rel: path.basename(out), data, mode: 0o600 }] }]);
-  process.stderr.write(`[kubeconfig] Writing "${out}" for ${subject.o ? `O=${subject.o.join('+')}, ` : ''}CN=${name}, valid until ${certificate.notAfter.toISOString()}\n`);
+  const [item] = await run.decide([target]);
+  if (run.plan.problems.length) throw new UserError(run.plan.problems[0]!);
+  if (item!.action === 'keep') {
+    process.stderr.write(`[kubeconfig] Using existing kubeconfig file: "${out}"\n`);
+    return 0;
+  }
+  await run.recover(['kubeconfigs']);
+  await run.make([item!]);
+  await run.commit();
+  const made = run.issued.get(item!.id)!;
+  process.stderr.write(`[kubeconfig] Writing "${out}" for ${subject.o ? `O=${subject.o.join('+')}, ` : ''}CN=${name}, valid until ${made.notAfter.toISOString()}\n`);
   return 0;
 }

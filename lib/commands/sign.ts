@@ -3,17 +3,21 @@
  * they fit the policy (nodes/policy.ts); write <name>.crt beside each (or to
  * --out-dir). Refused CSRs are listed with the reason; exit 1 if any.
  */
-import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { createPublicKey } from 'node:crypto';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import { recoverInterrupted, writeAllOrNothing, type NewFile } from '../apply/transaction.js';
 import { loadSpec, type OverrideFlag } from '../config/load.js';
 import { describeSystemError, UserError } from '../errors.js';
+import { missingKeyText } from '../engine/decide.js';
+import { authorityTargets } from '../engine/desired.js';
+import { DISK, readRegular, troubleText } from '../engine/observe.js';
+import type { RunRoot } from '../engine/plan.js';
+import { rootDir } from '../engine/roots.js';
+import { Run } from '../engine/run.js';
+import type { SignedTarget } from '../engine/targets.js';
 import { judgeCsr } from '../nodes/policy.js';
 import { algorithmOfKey } from '../pki/algorithms.js';
-import { PROFILES } from '../pki/catalog.js';
-import { loadSigner } from '../pki/signer.js';
-import { issueCertificate, validityFrom } from '../pki/issue.js';
+import { PROFILES, caEntry, keyPath, signedCertificateFile } from '../pki/catalog.js';
 
 export interface SignOptions extends Partial<Record<OverrideFlag, unknown>> {
   config?: string;
@@ -21,68 +25,76 @@ export interface SignOptions extends Partial<Record<OverrideFlag, unknown>> {
   outDir?: string;
 }
 
-export async function runSign(o: SignOptions): Promise<number> {
-  const spec = loadSpec(o.config, o);
+/** The CSR files named: files as given, folders searched for *.csr. */
+function csrFiles(paths: readonly string[]): string[] {
   const files: string[] = [];
-  for (const p of [o.csr].flat().map((x) => path.resolve(String(x)))) {
-    let st;
+  for (const p of paths.map((x) => path.resolve(String(x)))) {
+    let kind;
     try {
-      st = lstatSync(p);
+      kind = DISK.stat(p);
     } catch (e) {
       throw new UserError(`${p}: ${describeSystemError(e)}`);
     }
-    if (st.isDirectory()) files.push(...readdirSync(p).filter((n) => n.endsWith('.csr')).sort().map((n) => path.join(p, n)));
+    if (!kind) throw new UserError(`${p}: no such file or directory`);
+    if (kind.type === 'dir') files.push(...readdirSync(p).filter((n) => n.endsWith('.csr')).sort().map((n) => path.join(p, n)));
     else files.push(p);
   }
+  return files;
+}
+
+export async function runSign(o: SignOptions): Promise<number> {
+  const spec = loadSpec(o.config, o);
+  const files = csrFiles([o.csr].flat());
   if (!files.length) throw new UserError('no CSR to sign (a folder is searched for *.csr)');
-  const ca = loadSigner(spec.certificatesDir, 'ca');
-  const now = Date.now();
+  const outDirs = [...new Set(files.map((f) => (o.outDir ? path.resolve(o.outDir) : path.dirname(f))))];
+  const rootOf = (dir: string): RunRoot => `dir:${dir}`;
+  const run = new Run({ dirs: { certs: rootDir(spec, 'certs'), ...Object.fromEntries(outDirs.map((d) => [rootOf(d), d])) } });
+  await run.decide(authorityTargets(spec, ['ca']));
+  const ca = run.ca('ca')!;
+  if (ca.action === 'unusable') throw new UserError(ca.problem!);
+  if (ca.action === 'external') throw new UserError(missingKeyText(path.join(run.dir('certs'), keyPath(caEntry('ca'))), 'ca'));
+
   const refused: string[] = [];
-  const out: { dir: string; file: NewFile }[] = [];
+  const targets: SignedTarget[] = [];
   for (const file of files) {
-    let pem: string;
-    try {
-      pem = readFileSync(file, 'utf8');
-    } catch (e) {
-      refused.push(`${file}: ${describeSystemError(e)}`);
+    const st = readRegular(file);
+    if (st.state !== 'file') {
+      refused.push(st.state === 'missing' ? `${file}: no such file or directory` : troubleText(file, st.trouble));
       continue;
     }
-    const verdict = await judgeCsr(pem, spec.nodes);
+    const verdict = await judgeCsr(st.data.toString(), spec.nodes);
     if (!verdict.ok) {
       refused.push(`${file}: refused: ${verdict.reason}`);
       continue;
     }
-    const publicKey = createPublicKey(verdict.publicKeyPem);
-    const algorithm = algorithmOfKey(publicKey);
-    if (!algorithm) {
+    if (!algorithmOfKey(createPublicKey({ key: verdict.spki, format: 'der', type: 'spki' }))) {
       refused.push(`${file}: refused: its key is not RSA (2048 bits or more) or ECDSA P-256/P-384`);
       continue;
     }
-    const certificate = await issueCertificate({
-      subject: verdict.subject, sans: verdict.sans, profile: verdict.kind === 'serving' ? PROFILES.server : PROFILES.client,
-      publicKey, publicKeyAlgorithm: algorithm, ...validityFrom(now, spec.certificateValidity), issuer: ca,
-    });
     const dir = o.outDir ? path.resolve(o.outDir) : path.dirname(file);
-    out.push({ dir, file: { rel: path.basename(file).replace(/\.csr$/, '') + '.crt', data: certificate.pem, mode: 0o644 } });
-    process.stdout.write(`[sign] ${path.basename(file)}: ${verdict.kind} certificate for ${verdict.subject.cn}${verdict.sans.dns.length + verdict.sans.ips.length ? ` (${[...verdict.sans.dns, ...verdict.sans.ips].join(', ')})` : ''}, until ${certificate.notAfter.toISOString()}\n`);
+    const rel = signedCertificateFile(path.basename(file));
+    const id = path.join(dir, rel);
+    if (targets.some((t) => t.id === id)) throw new UserError(`two CSRs would both be written to ${id}; sign them separately or rename one. Nothing was written`);
+    targets.push({
+      kind: 'signed', id, name: path.basename(file), root: rootOf(dir), policy: 'new', file: rel, ca: 'ca',
+      subject: verdict.subject, sans: verdict.sans, profile: verdict.kind === 'serving' ? PROFILES.server : PROFILES.client,
+      spki: verdict.spki, validity: spec.certificateValidity, consumers: [],
+      exists: (where) => `${where} already exists; kubepki will not overwrite it: move it away or choose --out-dir`,
+    });
   }
-  const seen = new Set<string>();
-  for (const x of out) {
-    const target = path.join(x.dir, x.file.rel);
-    if (seen.has(target)) throw new UserError(`two CSRs would both be written to ${target}; sign them separately or rename one. Nothing was written`);
-    seen.add(target);
+  const items = await run.decide(targets);
+  const error = run.problemsError({ period: false });
+  if (error) throw error;
+  await run.recover(outDirs.map(rootOf));
+  await run.make(items);
+  await run.commit();
+  for (const t of targets) {
+    const made = run.issued.get(t.id)!;
+    const sans = [...t.sans.dns, ...t.sans.ips];
+    process.stdout.write(`[sign] ${t.name}: ${t.profile === PROFILES.server ? 'serving' : 'client'} certificate for ${t.subject.cn}${sans.length ? ` (${sans.join(', ')})` : ''}, until ${made.notAfter.toISOString()}\n`);
   }
-  const groups = [...new Set(out.map((x) => x.dir))].map((dir) => ({ dir, files: out.filter((x) => x.dir === dir).map((x) => x.file) }));
-  for (const m of await recoverInterrupted(groups.map((g) => g.dir))) process.stderr.write(`[kubepki] ${m}\n`);
-  await writeAllOrNothing(groups).catch((e: unknown) => {
-    if (e instanceof UserError && /appeared|already exists/.test(e.message)) {
-      const existing = out.filter((x) => existsSync(path.join(x.dir, x.file.rel))).map((x) => path.join(x.dir, x.file.rel));
-      throw new UserError(`${existing.join(', ') || 'a certificate file'} already exists; kubepki will not overwrite it: move it away or choose --out-dir. Nothing was written`);
-    }
-    throw e;
-  });
   if (refused.length) {
-    throw new UserError(`${refused.length} of ${files.length} CSRs refused${out.length ? ` (${out.length} signed)` : ''}:`, { details: refused });
+    throw new UserError(`${refused.length} of ${files.length} CSRs refused${targets.length ? ` (${targets.length} signed)` : ''}:`, { details: refused });
   }
   return 0;
 }

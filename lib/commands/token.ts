@@ -2,14 +2,14 @@
  * kubepki token create: a bootstrap token and its kube-system Secret manifest.
  * kubepki token file: a static token auth file for --token-auth-file.
  */
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { recoverInterrupted, writeAllOrNothing } from '../apply/transaction.js';
 import { DEFAULT_GROUP, GROUP_PATTERN, USAGES, newBootstrapToken, newStaticToken, tokenFileLine, tokenSecret } from '../bootstrap/token.js';
 import { loadSpec, type OverrideFlag } from '../config/load.js';
 import { parseDuration } from '../durations.js';
 import { UserError } from '../errors.js';
+import { Run } from '../engine/run.js';
+import { BOOTSTRAP_TOKEN_SECRETS, MODES } from '../pki/catalog.js';
 
 const list = (v: unknown): string[] => [v ?? []].flat().flatMap((s) => String(s).split(',')).map((s) => s.trim()).filter(Boolean);
 
@@ -20,6 +20,16 @@ export interface TokenCreateOptions extends Partial<Record<OverrideFlag, unknown
   groups?: string[];
   description?: string;
   outDir?: string;
+}
+
+/** Write one new file (never over an existing one) through the engine. */
+async function writeNewFile(file: string, name: string, data: () => string, exists?: (where: string) => string): Promise<void> {
+  const run = new Run({ dirs: { 'dir:out': path.dirname(file) } });
+  await run.recover();
+  await run.apply([{
+    kind: 'generated', shownAs: 'generated', id: name, name, root: 'dir:out', policy: 'new', consumers: [],
+    files: [{ rel: path.basename(file), role: 'secret', data }], ...(exists ? { exists } : {}),
+  }], { period: false, what: 'nothing was written' });
 }
 
 export async function runTokenCreate(o: TokenCreateOptions): Promise<number> {
@@ -33,13 +43,12 @@ export async function runTokenCreate(o: TokenCreateOptions): Promise<number> {
   if (badGroup !== undefined) throw new UserError(`--groups: "${badGroup}" must match ${GROUP_PATTERN.source}`, { exitCode: 2 });
   if (groups.length && !usages.includes('authentication')) throw new UserError('--groups only mean something with the "authentication" usage', { exitCode: 2 });
   const spec = loadSpec(o.config, o);
-  const dir = path.resolve(o.outDir ?? path.join(spec.kubeconfigDir, 'bootstrap'));
+  const dir = path.resolve(o.outDir ?? path.join(spec.kubeconfigDir, BOOTSTRAP_TOKEN_SECRETS.dir));
   const token = newBootstrapToken();
   const secret = tokenSecret({ token, usages, groups, ...(ttl ? { expiration: new Date(Date.now() + ttl) } : {}), ...(o.description ? { description: o.description } : {}) });
-  const file = `bootstrap-token-${token.id}.yaml`;
-  for (const m of await recoverInterrupted([dir])) process.stderr.write(`[kubepki] ${m}\n`);
-  await writeAllOrNothing([{ dir, files: [{ rel: file, data: stringify(secret), mode: 0o600 }] }]);
-  process.stderr.write(`[token] Wrote ${path.join(dir, file)}; apply it with: kubectl apply -f ${path.join(dir, file)}\n`);
+  const file = path.join(dir, BOOTSTRAP_TOKEN_SECRETS.file(token.id));
+  await writeNewFile(file, 'bootstrap token', () => stringify(secret));
+  process.stderr.write(`[token] Wrote ${file}; apply it with: kubectl apply -f ${file}\n`);
   // The token itself is what the user asked for: stdout, alone, for scripts.
   process.stdout.write(`${token.token}\n`);
   return 0;
@@ -56,14 +65,13 @@ export interface TokenFileOptions extends Partial<Record<OverrideFlag, unknown>>
 export async function runTokenFile(o: TokenFileOptions): Promise<number> {
   const spec = loadSpec(o.config, o);
   const out = path.resolve(o.out ?? spec.bootstrap.tokenAuthFile);
-  if (existsSync(out)) throw new UserError(`${out} exists; kubepki will not overwrite a token file: move it away, or choose --out`);
   for (const [flag, v] of [['--user', o.user], ['--uid', o.uid]] as const) {
     if (!v || /[\n\r"]/.test(v)) throw new UserError(`${flag}: ${JSON.stringify(v)} is not usable in a token file`, { exitCode: 2 });
   }
   const groups = o.group === undefined ? ['system:bootstrappers'] : list(o.group);
   if (groups.some((g) => /[\n\r",]/.test(g))) throw new UserError('--group: a group may not contain a comma, a quote or a line break', { exitCode: 2 });
-  for (const m of await recoverInterrupted([path.dirname(out)])) process.stderr.write(`[kubepki] ${m}\n`);
-  await writeAllOrNothing([{ dir: path.dirname(out), files: [{ rel: path.basename(out), data: tokenFileLine(newStaticToken(), o.user, o.uid, groups), mode: 0o600 }] }]);
-  process.stderr.write(`[token] Wrote ${out} (0600) for ${o.user}; the API server reads it with --token-auth-file=${out} (bootstrap.method: token-file)\n`);
+  await writeNewFile(out, 'token file', () => tokenFileLine(newStaticToken(), o.user, o.uid, groups),
+    (where) => `${where} exists; kubepki will not overwrite a token file: move it away, or choose --out`);
+  process.stderr.write(`[token] Wrote ${out} (${MODES.secret.toString(8).padStart(4, '0')}) for ${o.user}; the API server reads it with --token-auth-file=${out} (bootstrap.method: token-file)\n`);
   return 0;
 }

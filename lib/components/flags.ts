@@ -4,15 +4,14 @@
  * hardened ones: every connection that can be authenticated is.
  */
 import path from 'node:path';
+import { stringify } from 'yaml';
 import type { ClusterSpec, EtcdMember } from '../config/spec.js';
+import { UserError } from '../errors.js';
 import { joinHostPort, nthAddress } from '../net.js';
 import {
-  BOOTSTRAP_KUBECONFIG, CERTIFICATES, KEY_PAIRS, KUBECONFIGS, certPath, findEntry, keyPath,
-  type CAName, type Component, type Consumer,
+  BOOTSTRAP_KUBECONFIG, CERTIFICATES, KEY_PAIRS, KUBECONFIGS, KUBELET_CONFIG, certPath, findEntry, keyPath,
+  type CAName, type Component, type Consumer, type GeneratedEntry, type ServiceComponent,
 } from '../pki/catalog.js';
-
-export const COMPONENTS = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'etcd'] as const;
-export type ServiceComponent = (typeof COMPONENTS)[number];
 
 export type Flag = readonly [name: string, value: string];
 
@@ -22,24 +21,28 @@ export interface FlagContext {
   externalCAs: ReadonlySet<CAName>;
 }
 
-/** The files of the flags dir. */
-export const flagFile = (component: string, format: 'args' | 'env') => `${component}.${format === 'args' ? 'flags' : 'env'}`;
-export const KUBELET_CONFIG_FILE = 'kubelet-config.yaml';
-export const ETCDCTL_ENV_FILE = 'etcdctl.env';
-export const ALL_FLAG_FILES = [
-  ...COMPONENTS.flatMap((c) => [flagFile(c, 'args'), flagFile(c, 'env')]),
-  KUBELET_CONFIG_FILE,
-  ETCDCTL_ENV_FILE,
-];
-
 /** Where the kubelet's configuration file goes: next to the flag files. */
-export const kubeletConfigPath = (spec: ClusterSpec) => path.join(spec.flagsDir, KUBELET_CONFIG_FILE);
+export const kubeletConfigPath = (spec: ClusterSpec) => path.join(spec.flagsDir, KUBELET_CONFIG.file);
 
-/** Every consumer of every catalog file, with the absolute path it names. */
+/**
+ * Every consumer of every catalog file, with the absolute path it names. With
+ * external etcd, the API server's etcd client files are the ones the
+ * description names (kubeadm's etcd.external caFile, certFile, keyFile), and
+ * etcd's own consumers have no files here.
+ */
 export function consumedFiles(spec: ClusterSpec): { consumer: Consumer; path: string; entry: string }[] {
   const out: { consumer: Consumer; path: string; entry: string }[] = [];
   for (const e of CERTIFICATES) {
-    if (e.etcd && spec.etcd.external) continue;
+    if (e.etcd && spec.etcd.external) {
+      const client = spec.etcd.client;
+      for (const c of e.consumers) {
+        if (c.component !== 'kube-apiserver' || !e.externalEtcd) continue;
+        const field = c.file === 'key' ? e.externalEtcd.key : e.externalEtcd.cert;
+        const file = field ? client?.[field] : undefined;
+        if (file) out.push({ consumer: c, entry: e.name, path: file });
+      }
+      continue;
+    }
     for (const c of e.consumers) out.push({ consumer: c, entry: e.name, path: path.join(spec.certificatesDir, c.file === 'key' ? keyPath(e) : certPath(e)) });
   }
   for (const k of KEY_PAIRS) {
@@ -76,6 +79,15 @@ export function etcdEndpoints(spec: ClusterSpec): string[] {
   return [...new Set([`https://${joinHostPort(loopback(self), self.clientPort)}`, ...spec.etcd.members.map(clientURL)])];
 }
 
+/** External etcd's endpoints (etcd.external.endpoints): without them the API server has no storage to talk to. */
+function externalEndpoints(spec: ClusterSpec): string[] {
+  const endpoints = spec.etcd.client?.endpoints ?? [];
+  if (!endpoints.length) {
+    throw new UserError('etcd is external, but the description names no endpoints: kube-apiserver needs --etcd-servers; give etcd.external.endpoints (with caFile, certFile and keyFile), or leave the flag files out with --skip-phases flags');
+  }
+  return endpoints;
+}
+
 const durationHours = (ms: number) => `${Math.round(ms / 3_600_000)}h0m0s`;
 
 function settings(component: ServiceComponent, ctx: FlagContext): Flag[] {
@@ -101,7 +113,7 @@ function settings(component: ServiceComponent, ctx: FlagContext): Flag[] {
         // How kubelets authenticate for their first certificate (kubelet TLS bootstrap).
         ...(spec.bootstrap.method === 'bootstrap-token' ? [['--enable-bootstrap-token-auth', 'true'] as const] : []),
         ...(spec.bootstrap.method === 'token-file' ? [['--token-auth-file', spec.bootstrap.tokenAuthFile] as const] : []),
-        ...(spec.etcd.external ? [] : [['--etcd-servers', etcdEndpoints(spec).join(',')] as const]),
+        ['--etcd-servers', (spec.etcd.external ? externalEndpoints(spec) : etcdEndpoints(spec)).join(',')],
       ];
     case 'kube-controller-manager':
       return [
@@ -209,4 +221,15 @@ export function formatFlags(component: string, flags: readonly Flag[], format: F
 
 export function formatEnv(vars: readonly (readonly [string, string])[]): string {
   return vars.map(([k, v]) => `${k}="${systemdQuote(v)}"`).join('\n') + '\n';
+}
+
+/** A flags-dir file's content, by its catalog entry's format. */
+export function flagFileContent(entry: GeneratedEntry, ctx: FlagContext): string {
+  switch (entry.format) {
+    case 'args':
+    case 'env': return formatFlags(entry.component!, componentFlags(entry.component as ServiceComponent, ctx), entry.format);
+    case 'kubelet-config': return stringify(kubeletConfiguration(ctx));
+    case 'etcdctl-env': return formatEnv(etcdctlEnv(ctx));
+    default: throw new Error(`${entry.name} is not a flags-dir file`);
+  }
 }

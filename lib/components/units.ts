@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import Mustache from 'mustache';
 import type { ClusterSpec } from '../config/spec.js';
 import { UserError, describeSystemError } from '../errors.js';
-import { COMPONENTS, envVariable, flagFile, thisMember, type ServiceComponent } from './flags.js';
+import { UNITS, flagFile, generatedFor, type ServiceComponent } from '../pki/catalog.js';
+import { envVariable, thisMember } from './flags.js';
 
 export const PLACEHOLDERS = ['unit', 'component', 'binary', 'envFile', 'envVar', 'flagsDir', 'dataDir'] as const;
 
@@ -25,7 +26,7 @@ export function packageRoot(): string {
   return dir;
 }
 
-export const unitFile = (component: string) => `${component}.service`;
+const unitOf = (component: ServiceComponent) => UNITS.find((u) => u.component === component)!;
 
 export interface RenderOptions {
   spec: ClusterSpec;
@@ -35,8 +36,8 @@ export interface RenderOptions {
 }
 
 function readTemplate(component: ServiceComponent, templatesDir: string | undefined): { file: string; text: string } {
-  const own = templatesDir ? path.join(templatesDir, unitFile(component)) : undefined;
-  const file = own && existsSync(own) ? own : path.join(packageRoot(), 'templates', unitFile(component));
+  const own = templatesDir ? path.join(templatesDir, unitOf(component).file) : undefined;
+  const file = own && existsSync(own) ? own : path.join(packageRoot(), 'templates', unitOf(component).file);
   try {
     return { file, text: readFileSync(file, 'utf8') };
   } catch (e) {
@@ -68,10 +69,10 @@ export function renderUnit(component: ServiceComponent, options: RenderOptions):
     throw new UserError(`${file}: unknown placeholder {{${unknown[0]}}}; templates may use ${PLACEHOLDERS.map((p) => `{{${p}}}`).join(', ')}`);
   }
   const view: Record<(typeof PLACEHOLDERS)[number], string> = {
-    unit: unitFile(component),
+    unit: unitOf(component).file,
     component,
     binary: path.join(options.binDir, component),
-    envFile: path.join(options.spec.flagsDir, flagFile(component, 'env')),
+    envFile: path.join(options.spec.flagsDir, flagFile(component, 'env').file),
     envVar: envVariable(component),
     flagsDir: options.spec.flagsDir,
     dataDir: options.spec.etcd.external ? '' : thisMember(options.spec).dataDir,
@@ -81,5 +82,5 @@ export function renderUnit(component: ServiceComponent, options: RenderOptions):
 }
 
 export function renderUnits(options: RenderOptions): { rel: string; data: string }[] {
-  return COMPONENTS.filter((c) => !(c === 'etcd' && options.spec.etcd.external)).map((c) => ({ rel: unitFile(c), data: renderUnit(c, options) }));
+  return generatedFor(UNITS, options.spec.etcd.external).map((u) => ({ rel: u.file, data: renderUnit(u.component as ServiceComponent, options) }));
 }

@@ -58,6 +58,13 @@ export const rules = {
   // Paths end up in flags that systemd splits at white space ($VAR in ExecStart): none allowed.
   path: (v) => (v.length === 0 ? 'is empty' : /[\s\0"\\]/.test(v) ? 'contains white space, a quote, a backslash or a NUL byte, which component flags cannot carry' : undefined),
   clusterName: (v) => (isDNSName(v) ? undefined : 'is not a valid cluster name (RFC 1123 subdomain)'),
+  // External etcd: the API server authenticates to it with a client certificate, so over TLS only.
+  etcdEndpoint: (v) => {
+    const m = /^(https?):\/\/(.+)$/.exec(v);
+    if (m?.[1] === 'http') return 'is a plain-http endpoint; kubepki connects the API server to etcd over TLS with a client certificate: use https://';
+    const hp = m ? splitHostPort(m[2]!) : undefined;
+    return hp?.port !== undefined ? undefined : 'is not an etcd client endpoint (https://host:port)';
+  },
 } satisfies Record<string, Rule>;
 
 export type RuleName = keyof typeof rules;

@@ -1,9 +1,10 @@
 /**
- * The file formats kubepki reads, as valibot schemas: kubepki's own
- * `kubepki.dev/v1alpha1 Cluster`, and kubeadm's InitConfiguration and
- * ClusterConfiguration of kubeadm.k8s.io/v1beta3 and v1beta4. Objects are
- * strict: a key the format does not have is an error naming it. Fields kubeadm
- * has but that do not touch certificates are accepted and not looked into.
+ * The file formats kubepki reads, as valibot schemas built from the field
+ * table (table.ts): kubepki's own `kubepki.dev/v1alpha1 Cluster`, and kubeadm's
+ * InitConfiguration and ClusterConfiguration of kubeadm.k8s.io/v1beta3 and
+ * v1beta4. Objects are strict: a key the format does not have is an error
+ * naming it. kubeadm fields that do not touch certificates are accepted and not
+ * looked into (KUBEADM_IGNORED).
  *
  * valibot rather than zod: the same declarative schemas at ~2 ms of start-up
  * instead of ~30 ms (README, start-up), which matters for a CLI that runs in
@@ -11,6 +12,7 @@
  */
 import * as v from 'valibot';
 import { rules, type RuleName } from './fields.js';
+import { FIELDS, KUBEADM_IGNORED, type Field, type Kind } from './table.js';
 
 /**
  * A strict object: like v.strictObject, but every unknown key is reported (not
@@ -41,61 +43,70 @@ const list = (rule: RuleName) => v.array(checked(rule));
 const port = v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(65535));
 const anything = v.unknown();
 
-// ---------------------------------------------------------------- kubepki's own
+/** External etcd, in kubeadm's shape: its client endpoints, and the files the API server authenticates to it with. */
+const externalEtcd = strict({
+  endpoints: v.optional(list('etcdEndpoint')),
+  caFile: v.optional(checked('path')),
+  certFile: v.optional(checked('path')),
+  keyFile: v.optional(checked('path')),
+});
 
-export const KUBEPKI_API_VERSION = 'kubepki.dev/v1alpha1';
-
-export const kubepkiCluster = strict({
-  apiVersion: v.literal(KUBEPKI_API_VERSION),
-  kind: v.literal('Cluster'),
-  clusterName: v.optional(checked('clusterName')),
-  node: v.optional(strict({
-    name: v.optional(checked('nodeName')),
-    advertiseAddress: v.optional(checked('advertiseAddress')),
-  })),
-  controlPlaneEndpoint: v.optional(text('endpoint')),
-  apiServer: v.optional(strict({
-    bindPort: v.optional(port),
-    certSANs: v.optional(list('san')),
-  })),
-  networking: v.optional(strict({
-    serviceSubnet: v.optional(checked('serviceSubnet')),
-    dnsDomain: v.optional(checked('dnsName')),
-  })),
-  etcd: v.optional(strict({
-    external: v.optional(v.boolean()),
-    serverCertSANs: v.optional(list('san')),
-    peerCertSANs: v.optional(list('san')),
-    dataDir: v.optional(checked('path')),
-    clientPort: v.optional(port),
-    peerPort: v.optional(port),
-    members: v.optional(v.array(strict({
+function valueSchema(kind: Kind, rule: RuleName | undefined, format: 'kubepki' | 'kubeadm'): v.GenericSchema {
+  switch (kind) {
+    case 'string': return checked(rule!);
+    case 'scalar': return text(rule!);
+    case 'list': return list(rule!);
+    case 'port': return port;
+    case 'boolean': return v.boolean();
+    case 'anything': return anything;
+    case 'bootstrapMethod': return v.picklist(['bootstrap-token', 'token-file', 'none']);
+    // kubeadm: etcd.external is an object; kubepki also takes `true` (no endpoints: none in the API server's flags).
+    case 'externalEtcd': return format === 'kubeadm' ? externalEtcd : v.union([v.boolean(), externalEtcd]);
+    case 'etcdMembers': return v.array(strict({
       name: checked('nodeName'),
       address: checked('advertiseAddress'),
       clientPort: v.optional(port),
       peerPort: v.optional(port),
       dataDir: v.optional(checked('path')),
-    }))),
-  })),
-  kubeconfigDir: v.optional(checked('path')),
-  flagsDir: v.optional(checked('path')),
-  nodes: v.optional(v.array(strict({
-    name: checked('nodeName'),
-    addresses: v.pipe(v.array(checked('advertiseAddress')), v.minLength(1, 'lists no address')),
-    role: v.optional(v.picklist(['control-plane', 'worker'])),
-  }))),
-  bootstrap: v.optional(strict({
-    method: v.optional(v.picklist(['bootstrap-token', 'token-file', 'none'])),
-    tokenAuthFile: v.optional(checked('path')),
-  })),
-  certificates: v.optional(strict({
-    dir: v.optional(checked('path')),
-    encryptionAlgorithm: v.optional(checked('algorithm')),
-    validity: v.optional(text('validity')),
-    caValidity: v.optional(text('validity')),
-  })),
+    }));
+    case 'nodes': return v.array(strict({
+      name: checked('nodeName'),
+      addresses: v.pipe(v.array(checked('advertiseAddress')), v.minLength(1, 'lists no address')),
+      role: v.optional(v.picklist(['control-plane', 'worker'])),
+    }));
+  }
+}
+
+interface Tree {
+  [key: string]: Tree | v.GenericSchema;
+}
+
+/** Nested strict objects from dotted paths; every field and every object is optional. */
+function build(leaves: readonly { path: string; schema: v.GenericSchema }[], objects: readonly string[] = []): v.ObjectEntries {
+  const root: Tree = {};
+  const at = (path: string): Tree => path.split('.').reduce((node, key) => (node[key] ??= {}) as Tree, root);
+  for (const o of objects) at(o);
+  for (const leaf of leaves) {
+    const keys = leaf.path.split('.');
+    const parent = keys.length > 1 ? at(keys.slice(0, -1).join('.')) : root;
+    parent[keys[keys.length - 1]!] = leaf.schema;
+  }
+  const toEntries = (node: Tree): v.ObjectEntries =>
+    Object.fromEntries(Object.entries(node).map(([k, x]) => [k, v.optional(isSchema(x) ? x : strict(toEntries(x)))]));
+  return toEntries(root);
+}
+const isSchema = (x: unknown): x is v.GenericSchema => typeof x === 'object' && x !== null && 'kind' in x && (x as { kind: unknown }).kind === 'schema';
+
+// ---------------------------------------------------------------- kubepki's own
+
+export const KUBEPKI_API_VERSION = 'kubepki.dev/v1alpha1';
+
+const kubepkiFields = (FIELDS as readonly Field[]).filter((f) => f.kubepki);
+export const kubepkiCluster = strict({
+  apiVersion: v.literal(KUBEPKI_API_VERSION),
+  kind: v.literal('Cluster'),
+  ...build(kubepkiFields.map((f) => ({ path: f.kubepki!, schema: valueSchema(f.kind, f.rule, 'kubepki') }))),
 });
-export type KubepkiCluster = v.InferOutput<typeof kubepkiCluster>;
 
 // ---------------------------------------------------------------- kubeadm's
 
@@ -110,108 +121,23 @@ export const KUBEADM_IGNORED_KINDS: Record<string, readonly string[]> = {
   'kubeproxy.config.k8s.io/v1alpha1': ['KubeProxyConfiguration'],
 };
 
-const componentEntries = {
-  extraArgs: v.optional(anything),
-  extraVolumes: v.optional(anything),
-  extraEnvs: v.optional(anything),
-};
-const controlPlaneComponent = strict(componentEntries);
-
-const nodeRegistration = {
-  name: v.optional(checked('nodeName')),
-  criSocket: v.optional(anything),
-  taints: v.optional(anything),
-  kubeletExtraArgs: v.optional(anything),
-  ignorePreflightErrors: v.optional(anything),
-  imagePullPolicy: v.optional(anything),
-};
-
-const initEntries = {
-  kind: v.literal('InitConfiguration'),
-  bootstrapTokens: v.optional(anything),
-  localAPIEndpoint: v.optional(strict({
-    advertiseAddress: v.optional(checked('advertiseAddress')),
-    bindPort: v.optional(port),
-  })),
-  certificateKey: v.optional(anything),
-  skipPhases: v.optional(anything),
-  patches: v.optional(anything),
-};
-
-const localEtcd = {
-  imageRepository: v.optional(anything),
-  imageTag: v.optional(anything),
-  dataDir: v.optional(anything),
-  extraArgs: v.optional(anything),
-  serverCertSANs: v.optional(list('san')),
-  peerCertSANs: v.optional(list('san')),
-};
-
-const clusterEntries = {
-  kind: v.literal('ClusterConfiguration'),
-  networking: v.optional(strict({
-    serviceSubnet: v.optional(checked('serviceSubnet')),
-    podSubnet: v.optional(anything),
-    dnsDomain: v.optional(checked('dnsName')),
-  })),
-  kubernetesVersion: v.optional(anything),
-  controlPlaneEndpoint: v.optional(text('endpoint')),
-  controllerManager: v.optional(controlPlaneComponent),
-  scheduler: v.optional(controlPlaneComponent),
-  dns: v.optional(anything),
-  certificatesDir: v.optional(checked('path')),
-  imageRepository: v.optional(anything),
-  featureGates: v.optional(anything),
-  clusterName: v.optional(checked('clusterName')),
-};
-
-const externalEtcd = strict({
-  endpoints: v.optional(anything),
-  caFile: v.optional(anything),
-  certFile: v.optional(anything),
-  keyFile: v.optional(anything),
-});
+function kubeadmDocument(version: KubeadmVersion, doc: 'init' | 'cluster') {
+  const kept = (FIELDS as readonly Field[]).filter((f) => f.kubeadm?.doc === doc && (!f.kubeadm.only || f.kubeadm.only === version));
+  const ignored = KUBEADM_IGNORED[doc].filter((i) => !i.only || i.only === version);
+  return strict({
+    apiVersion: v.literal(`kubeadm.k8s.io/${version}`),
+    kind: v.literal(doc === 'init' ? 'InitConfiguration' : 'ClusterConfiguration'),
+    ...build(
+      [...kept.map((f) => ({ path: f.kubeadm!.path, schema: valueSchema(f.kind, f.rule, 'kubeadm') })), ...ignored.filter((i) => !i.object).map((i) => ({ path: i.path, schema: anything }))],
+      ignored.filter((i) => i.object).map((i) => i.path),
+    ),
+  });
+}
 
 export const kubeadm = {
-  v1beta3: {
-    init: strict({
-      apiVersion: v.literal('kubeadm.k8s.io/v1beta3'),
-      ...initEntries,
-      nodeRegistration: v.optional(strict(nodeRegistration)),
-    }),
-    cluster: strict({
-      apiVersion: v.literal('kubeadm.k8s.io/v1beta3'),
-      ...clusterEntries,
-      etcd: v.optional(strict({ local: v.optional(strict(localEtcd)), external: v.optional(externalEtcd) })),
-      apiServer: v.optional(strict({
-        ...componentEntries,
-        certSANs: v.optional(list('san')),
-        timeoutForControlPlane: v.optional(anything),
-      })),
-    }),
-  },
-  v1beta4: {
-    init: strict({
-      apiVersion: v.literal('kubeadm.k8s.io/v1beta4'),
-      ...initEntries,
-      nodeRegistration: v.optional(strict({ ...nodeRegistration, imagePullSerial: v.optional(anything) })),
-      dryRun: v.optional(anything),
-      timeouts: v.optional(anything),
-    }),
-    cluster: strict({
-      apiVersion: v.literal('kubeadm.k8s.io/v1beta4'),
-      ...clusterEntries,
-      etcd: v.optional(strict({
-        local: v.optional(strict({ ...localEtcd, extraEnvs: v.optional(anything) })),
-        external: v.optional(externalEtcd),
-      })),
-      apiServer: v.optional(strict({ ...componentEntries, certSANs: v.optional(list('san')) })),
-      proxy: v.optional(anything),
-      encryptionAlgorithm: v.optional(checked('algorithm')),
-      certificateValidityPeriod: v.optional(text('validity')),
-      caCertificateValidityPeriod: v.optional(text('validity')),
-    }),
-  },
+  v1beta3: { init: kubeadmDocument('v1beta3', 'init'), cluster: kubeadmDocument('v1beta3', 'cluster') },
+  v1beta4: { init: kubeadmDocument('v1beta4', 'init'), cluster: kubeadmDocument('v1beta4', 'cluster') },
 };
-export type KubeadmInit = v.InferOutput<typeof kubeadm.v1beta4.init> | v.InferOutput<typeof kubeadm.v1beta3.init>;
-export type KubeadmCluster = v.InferOutput<typeof kubeadm.v1beta4.cluster> | v.InferOutput<typeof kubeadm.v1beta3.cluster>;
+
+/** A document as parsed: nested objects of the table's paths. */
+export type Parsed = Record<string, unknown>;

@@ -25,6 +25,8 @@ export interface ClusterSpec {
   etcd: {
     /** External etcd: kubepki makes no etcd certificates. */
     external: boolean;
+    /** External etcd's client endpoints and the files the API server authenticates to it with (kubeadm's etcd.external). */
+    client?: { endpoints: string[]; caFile?: string; certFile?: string; keyFile?: string };
     serverCertSANs: string[];
     peerCertSANs: string[];
     /** The members of the etcd cluster (this node among them); by default this node alone. */

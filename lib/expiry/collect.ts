@@ -1,20 +1,23 @@
 /**
  * What check-expiration looks at: the catalog's certificates and CAs, the
- * kubeconfigs' embedded client certificates, and any extra paths. Reading uses
- * kubepki's light DER reader (lib/pki/certificate.ts), which takes out of a
- * certificate only what this command shows (validity, issuer): ~10x faster than
- * having OpenSSL decode every field (Node's X509Certificate), which counts for
- * tens of thousands of files. A file that is missing, unreadable or corrupt
- * becomes a row that says so: never a crash.
+ * kubeconfigs' embedded client certificates, and any extra paths. Files are
+ * read by the engine's one reader (engine/observe.ts: regular files only,
+ * links never followed) and certificates by kubepki's light DER reader
+ * (lib/pki/certificate.ts), which takes out only what this command shows:
+ * ~10x faster than having OpenSSL decode every field, which counts for tens
+ * of thousands of files. A file that is missing, unreadable or corrupt becomes
+ * a row that says so: never a crash.
  */
-import { Certificate } from '../pki/certificate.js';
-import { lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { ClusterSpec } from '../config/spec.js';
+import { externalCAsOnDisk } from '../engine/desired.js';
+import { DISK, readRegular, troubleDetail } from '../engine/observe.js';
 import { describeSystemError } from '../errors.js';
 import { parseKubeconfig } from '../kubeconfig/kubeconfig.js';
+import { Certificate } from '../pki/certificate.js';
 import { KUBECONFIGS, certPath, certificatesFor, type CAName } from '../pki/catalog.js';
-import { externalCAs } from '../plan/inspect.js';
+import { PemError, type CertificateRole } from '../pki/pem.js';
 
 export interface Row {
   name: string;
@@ -28,87 +31,105 @@ export interface Row {
   reason?: string;
 }
 
-function firstCertificate(pem: string): Certificate {
-  const block = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/.exec(pem);
-  if (!block) throw new Error('holds no PEM certificate');
-  try {
-    return Certificate.fromPem(block[0]);
-  } catch {
-    throw new Error('holds a PEM certificate that does not parse');
-  }
+/** The text of a regular file; a missing one is undefined, anything else that cannot be read an error in the one reader's words. */
+function text(file: string): string | undefined {
+  const st = readRegular(file);
+  if (st.state === 'missing') return undefined;
+  // The row already names the file: its reason is what is wrong with it.
+  if (st.state === 'refused') throw new Error(troubleDetail(st.trouble));
+  return st.data.toString();
 }
 
-function readRow(row: Omit<Row, 'notAfter' | 'problem' | 'reason'>, read: () => Certificate): Row {
+/** Certificates of a PEM text by the file's role; a PEM that does not parse says so. */
+function certificates(pem: string, role: CertificateRole): Certificate[] {
   try {
-    const cert = read();
-    const issuerCN = row.kind === 'extra' ? cert.issuerCommonName : undefined;
-    return { ...row, ...(issuerCN ? { caName: issuerCN } : {}), notAfter: cert.notAfter };
+    return Certificate.allFromPem(pem, role);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return { ...row, problem: 'missing' };
-    return { ...row, problem: 'invalid', reason: code ? describeSystemError(e) : (e as Error).message };
+    if (e instanceof PemError) throw e;
+    throw new PemError('holds a PEM certificate that does not parse');
   }
 }
 
-const readRegular = (file: string) => {
-  const st = lstatSync(file);
-  if (!st.isFile()) throw new Error(st.isDirectory() ? 'is a directory' : st.isSymbolicLink() ? 'is a symbolic link' : 'is not a regular file');
-  return readFileSync(file, 'utf8');
+/** One row per certificate the file holds (a bundle's further ones as "<file>#2", ...). */
+function readRows(row: Omit<Row, 'notAfter' | 'problem' | 'reason'>, read: () => Certificate[] | undefined): Row[] {
+  try {
+    const certs = read();
+    if (!certs) return [{ ...row, problem: 'missing' }];
+    return certs.map((cert, i) => {
+      const issuerCN = row.kind === 'extra' ? cert.issuerCommonName : undefined;
+      return { ...row, ...(i ? { name: `${row.name}#${i + 1}` } : {}), ...(issuerCN ? { caName: issuerCN } : {}), notAfter: cert.notAfter };
+    });
+  } catch (e) {
+    return [{ ...row, problem: 'invalid', reason: (e as Error).message }];
+  }
+}
+
+const single = (file: string) => () => {
+  const t = text(file);
+  return t === undefined ? undefined : certificates(t, 'single');
 };
 
 export function collectRows(spec: ClusterSpec): { certificates: Row[]; authorities: Row[] } {
   const certDir = path.resolve(spec.certificatesDir);
-  const external = externalCAs(certDir, spec);
-  const certificates: Row[] = [];
+  const external = externalCAsOnDisk(spec);
+  const certs: Row[] = [];
   const authorities: Row[] = [];
   for (const e of certificatesFor(spec)) {
     const file = path.join(certDir, certPath(e));
     const caName = e.ca ?? e.name;
-    const row = readRow(
-      { name: e.name, kind: e.ca ? 'certificate' : 'ca', path: file, ...(e.ca ? { caName: e.ca } : {}), externallyManaged: external.has(caName as CAName) },
-      () => firstCertificate(readRegular(file)),
-    );
-    (e.ca ? certificates : authorities).push(row);
+    const rows = readRows({ name: e.name, kind: e.ca ? 'certificate' : 'ca', path: file, ...(e.ca ? { caName: e.ca } : {}), externallyManaged: external.has(caName as CAName) }, single(file));
+    (e.ca ? certs : authorities).push(...rows);
   }
   for (const k of KUBECONFIGS) {
     const file = path.join(path.resolve(spec.kubeconfigDir), k.file);
-    certificates.push(readRow({ name: k.name, kind: 'kubeconfig', path: file, caName: 'ca', externallyManaged: external.has('ca') }, () => {
-      const kc = parseKubeconfig(readRegular(file));
-      if (kc.certPem) return firstCertificate(kc.certPem);
-      if (kc.certFile) return firstCertificate(readRegular(path.resolve(path.dirname(file), kc.certFile)));
+    certs.push(...readRows({ name: k.name, kind: 'kubeconfig', path: file, caName: k.signer, externallyManaged: external.has(k.signer) }, () => {
+      const t = text(file);
+      if (t === undefined) return undefined;
+      const kc = parseKubeconfig(t);
+      if (kc.certPem) return certificates(kc.certPem, 'single');
+      // A kubelet that rotates its own client certificate: the file its kubeconfig names.
+      if (kc.certFile) return single(path.resolve(path.dirname(file), kc.certFile))();
       throw new Error('has no client certificate for its current user');
     }));
   }
   const byName = (a: Row, b: Row) => a.name.localeCompare(b.name);
-  return { certificates: certificates.sort(byName), authorities: authorities.sort(byName) };
+  return { certificates: certs.sort(byName), authorities: authorities.sort(byName) };
 }
 
 const CERT_FILE = /\.(crt|pem|cer)$/;
 
-/** Rows for extra paths: files as given, folders walked for *.crt, *.pem and *.cer. */
+/** Rows for extra paths: files as given, folders walked for *.crt, *.pem and *.cer; a file may hold several certificates. */
 export function collectExtra(paths: readonly string[]): Row[] {
   const rows: Row[] = [];
   const visit = (file: string, explicit: boolean) => {
-    let st;
+    const row = { name: file, kind: 'extra' as const, path: file, externallyManaged: false };
+    let kind;
     try {
-      st = lstatSync(file);
+      kind = DISK.stat(file);
     } catch (e) {
-      rows.push({ name: file, kind: 'extra', path: file, externallyManaged: false, problem: 'missing', ...((e as NodeJS.ErrnoException).code === 'ENOENT' ? {} : { problem: 'invalid' as const, reason: describeSystemError(e) }) });
+      rows.push({ ...row, problem: 'invalid', reason: describeSystemError(e) });
       return;
     }
-    if (st.isDirectory()) {
+    if (!kind) {
+      rows.push({ ...row, problem: 'missing' });
+      return;
+    }
+    if (kind.type === 'dir') {
       let names: string[];
       try {
         names = readdirSync(file).sort();
       } catch (e) {
-        rows.push({ name: file, kind: 'extra', path: file, externallyManaged: false, problem: 'invalid', reason: describeSystemError(e) });
+        rows.push({ ...row, problem: 'invalid', reason: describeSystemError(e) });
         return;
       }
       for (const n of names) visit(path.join(file, n), false);
       return;
     }
     if (!explicit && !CERT_FILE.test(file)) return;
-    rows.push(readRow({ name: file, kind: 'extra', path: file, externallyManaged: false }, () => firstCertificate(readRegular(file))));
+    rows.push(...readRows(row, () => {
+      const t = text(file);
+      return t === undefined ? undefined : certificates(t, 'bundle');
+    }));
   };
   for (const p of paths) visit(path.resolve(p), true);
   return rows;

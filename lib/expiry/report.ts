@@ -23,9 +23,13 @@ export const CA_DEGRADED_MS = 7 * DAY;
 
 export type Status = 'ok' | 'warn' | 'fail' | 'missing';
 
+/** Why a row has the status it has: decisions read this, people read `why`. */
+export type Reason = 'missing' | 'invalid' | 'expired' | 'fail-within' | 'ca-degraded' | 'warn-within' | 'ca-warn';
+
 export interface Judged extends Row {
   residualMs?: number;
   status: Status;
+  reasonCode?: Reason;
   /** Why the status is what it is, for people. */
   why?: string;
 }
@@ -36,16 +40,16 @@ export interface Thresholds {
 }
 
 export function judge(row: Row, now: Date, t: Thresholds): Judged {
-  if (row.problem === 'missing') return { ...row, status: 'missing', why: 'missing' };
-  if (row.problem === 'invalid') return { ...row, status: 'fail', why: row.reason ?? 'invalid' };
+  if (row.problem === 'missing') return { ...row, status: 'missing', reasonCode: 'missing', why: 'missing' };
+  if (row.problem === 'invalid') return { ...row, status: 'fail', reasonCode: 'invalid', why: row.reason ?? 'invalid' };
   const residualMs = row.notAfter!.getTime() - now.getTime();
   const j: Judged = { ...row, residualMs, status: 'ok' };
   const isCA = row.kind === 'ca';
-  if (residualMs <= 0) return { ...j, status: 'fail', why: 'expired' };
-  if (t.failWithin !== undefined && residualMs <= t.failWithin) return { ...j, status: 'fail', why: `expires in ${humanDuration(residualMs)} (--fail-within ${humanDuration(t.failWithin)})` };
-  if (isCA && residualMs <= CA_DEGRADED_MS) return { ...j, status: 'fail', why: 'CA expires within 7 days: degraded' };
-  if (t.warnWithin !== undefined && residualMs <= t.warnWithin) return { ...j, status: 'warn', why: `expires in ${humanDuration(residualMs)} (--warn-within ${humanDuration(t.warnWithin)})` };
-  if (isCA && residualMs <= CA_WARN_MS) return { ...j, status: 'warn', why: 'CA expires within 30 days' };
+  if (residualMs <= 0) return { ...j, status: 'fail', reasonCode: 'expired', why: 'expired' };
+  if (t.failWithin !== undefined && residualMs <= t.failWithin) return { ...j, status: 'fail', reasonCode: 'fail-within', why: `expires in ${humanDuration(residualMs)} (--fail-within ${humanDuration(t.failWithin)})` };
+  if (isCA && residualMs <= CA_DEGRADED_MS) return { ...j, status: 'fail', reasonCode: 'ca-degraded', why: 'CA expires within 7 days: degraded' };
+  if (t.warnWithin !== undefined && residualMs <= t.warnWithin) return { ...j, status: 'warn', reasonCode: 'warn-within', why: `expires in ${humanDuration(residualMs)} (--warn-within ${humanDuration(t.warnWithin)})` };
+  if (isCA && residualMs <= CA_WARN_MS) return { ...j, status: 'warn', reasonCode: 'ca-warn', why: 'CA expires within 30 days' };
   return j;
 }
 
@@ -81,9 +85,9 @@ export function renderText(certs: readonly Judged[], cas: readonly Judged[]): st
   for (const r of [...cas, ...certs]) {
     if (r.status === 'ok' || r.status === 'missing') continue;
     if (!r.notAfter) notes.push(`ERROR: ${r.name} (${r.path}): ${r.why}`);
-    else if (r.kind === 'ca' && r.why?.includes('degraded')) notes.push(`DEGRADED: CA ${r.name} expires ${expiresText(r.notAfter)} (in ${humanDuration(r.residualMs!)}): every certificate it signed stops working then; rotate it now`);
+    else if (r.reasonCode === 'ca-degraded') notes.push(`DEGRADED: CA ${r.name} expires ${expiresText(r.notAfter)} (in ${humanDuration(r.residualMs!)}): every certificate it signed stops working then; rotate it now`);
     else if (r.kind === 'ca' && r.status === 'warn') notes.push(`WARNING: CA ${r.name} expires ${expiresText(r.notAfter)} (in ${humanDuration(r.residualMs!)}): plan its rotation`);
-    else notes.push(`${r.status === 'fail' ? 'ERROR' : 'WARNING'}: ${r.name} ${r.why === 'expired' ? `expired ${expiresText(r.notAfter)}` : r.why}`);
+    else notes.push(`${r.status === 'fail' ? 'ERROR' : 'WARNING'}: ${r.name} ${r.reasonCode === 'expired' ? `expired ${expiresText(r.notAfter)}` : r.why}`);
   }
   if (notes.length) lines.push('', ...notes);
   return lines.join('\n') + '\n';

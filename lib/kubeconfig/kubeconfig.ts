@@ -3,7 +3,7 @@
  * cluster) with the CA embedded, one user named after the client certificate's
  * CN with certificate and key embedded, and the context "<user>@<cluster>".
  */
-import { parse, stringify } from 'yaml';
+import { parse, parseDocument, stringify } from 'yaml';
 import type { ClusterSpec } from '../config/spec.js';
 import { joinHostPort, splitHostPort } from '../net.js';
 import type { ServerAddress } from '../pki/catalog.js';
@@ -95,4 +95,24 @@ export function parseKubeconfig(text: string): ParsedKubeconfig {
     out.keyFile = str(user['client-key']);
   }
   return out;
+}
+
+/**
+ * A kubeconfig with its current user's client certificate and key replaced
+ * and its cluster's CA re-embedded (as kubeadm's renewal does); everything
+ * else in the file stays as it was.
+ */
+export function replaceClientCredentials(text: string, c: { certPem: string; keyPem: string; caPem: string }): string {
+  const doc = parseDocument(text);
+  const context = (doc.get('contexts') as { items: unknown[] } | undefined)?.items
+    .map((x) => (x as { toJSON(): { name: string; context: { cluster: string; user: string } } }).toJSON())
+    .find((x) => x.name === doc.get('current-context'));
+  const users = doc.get('users') as { items: { get(k: string): unknown; setIn(k: string[], v: unknown): void }[] };
+  const user = users.items.find((u) => u.get('name') === context?.context.user);
+  if (!user) throw new KubeconfigError('has no user for its current context');
+  user.setIn(['user', 'client-certificate-data'], b64(c.certPem));
+  user.setIn(['user', 'client-key-data'], b64(c.keyPem));
+  const clusters = doc.get('clusters') as { items: { get(k: string): unknown; setIn(k: string[], v: unknown): void }[] };
+  clusters.items.find((x) => x.get('name') === context?.context.cluster)?.setIn(['cluster', 'certificate-authority-data'], b64(c.caPem));
+  return doc.toString();
 }

@@ -1,7 +1,12 @@
 /**
- * The catalog: every certificate and key of a control plane, once. Generation,
- * plans, kubeconfigs, flag files, check-expiration, renew and audits all read
- * this table; a file path, a CN or a flag name is written here and nowhere else.
+ * The catalog: every artifact kubepki writes, once. Certificate pairs, the
+ * service-account key pair, kubeconfigs (the bootstrap one too), flag, env and
+ * kubelet-config files, systemd units, manifests, node bundles, token files,
+ * CSRs and backups: their file names, modes, signers, subjects, SAN rules,
+ * usages, validity, consumers (component flags and settings) and where they
+ * live. Plans, generation, flag files, check-expiration, renew, help text and
+ * the README's tables all read this table; a file path, a CN, a mode or a flag
+ * name is written here and nowhere else.
  *
  * Names, subjects, SAN rules and usages follow kubeadm (cmd/kubeadm/app/phases/
  * certs/certlist.go; see shared/reference/kubeadm-facts.md §1.2) with one
@@ -39,7 +44,67 @@ export function validityFor(profile: Profile, spec: ClusterSpec): number {
   return profile.validity === 'ca' ? spec.caCertificateValidity : spec.certificateValidity;
 }
 
-export type Component = 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'kubelet' | 'etcd' | 'etcdctl';
+/**
+ * The components kubepki configures, in the order their flags are listed, and
+ * the order in which they are restarted after their files change: etcd first
+ * (everything else talks to it), the kubelet last. etcdctl is a client: it has
+ * an environment file, no service.
+ */
+export const SERVICES = [
+  { name: 'kube-apiserver', restartOrder: 2 },
+  { name: 'kube-controller-manager', restartOrder: 3 },
+  { name: 'kube-scheduler', restartOrder: 4 },
+  { name: 'kubelet', restartOrder: 5 },
+  { name: 'etcd', restartOrder: 1, etcd: true },
+] as const;
+export type ServiceComponent = (typeof SERVICES)[number]['name'];
+export type Component = ServiceComponent | 'etcdctl';
+/** Service names, in listing order. */
+export const COMPONENTS: readonly ServiceComponent[] = SERVICES.map((s) => s.name);
+/** Every component kubepki writes flags or an environment for (kubepki flags COMPONENT). */
+export const FLAG_COMPONENTS: readonly Component[] = [...SERVICES.map((s) => s.name), 'etcdctl'];
+/** The components kubepki configures for this cluster: etcd's only with local etcd. */
+export const componentsFor = (externalEtcd: boolean): ServiceComponent[] => SERVICES.filter((s) => !(externalEtcd && 'etcd' in s)).map((s) => s.name);
+/** Components in restart order. */
+export function restartOrder(components: Iterable<Component>): ServiceComponent[] {
+  const wanted = new Set<string>(components);
+  return [...SERVICES].sort((a, b) => a.restartOrder - b.restartOrder).filter((s) => wanted.has(s.name)).map((s) => s.name);
+}
+
+/**
+ * The mode of each kind of file kubepki writes, by the file's role. kubeadm's
+ * choices: certificates 0644, keys 0600, sa.pub 0600 (written through its key
+ * writer), kubeconfigs 0600, CSRs 0600.
+ */
+export const MODES = {
+  cert: 0o644,
+  key: 0o600,
+  pub: 0o600,
+  kubeconfig: 0o600,
+  /** Flag, env and kubelet-config files, units, manifests: no secrets in them. */
+  generated: 0o644,
+  /** Bootstrap token Secrets and static token files: they hold credentials. */
+  secret: 0o600,
+  csr: 0o600,
+  /** Copies of replaced files (renew), and their folders. */
+  backup: 0o600,
+  backupDir: 0o700,
+  /** Folders kubepki creates. */
+  dir: 0o755,
+} as const;
+export type FileRole = keyof typeof MODES;
+
+/**
+ * Whose an artifact is. 'cluster': one identity for the whole cluster (the
+ * CAs, sa, the clients of the control plane); every control-plane node may
+ * hold the same files. 'control-plane': each control-plane node has its own
+ * (its subject or SANs name the node). 'node': each node has its own, workers
+ * too. Node bundles (nodes issue) carry the 'control-plane' and 'node' ones.
+ */
+export type Scope = 'cluster' | 'control-plane' | 'node';
+
+/** The directories kubepki writes in, resolved from the description (or a command's flag). */
+export type Root = 'certs' | 'kubeconfigs' | 'flags' | 'units' | 'manifests' | 'nodes' | 'csrs' | 'backups';
 
 /**
  * Where a component is told about one of the catalog's files: a command-line
@@ -80,7 +145,13 @@ export interface CertEntry {
   sans: (spec: ClusterSpec) => AltNames;
   /** Only with local (stacked) etcd. */
   etcd?: true;
+  scope: Scope;
   consumers: readonly Consumer[];
+  /**
+   * With external etcd, the consumers of this entry's files read the files
+   * kubeadm's etcd.external names instead (caFile, certFile, keyFile).
+   */
+  externalEtcd?: { cert: 'caFile' | 'certFile'; key?: 'keyFile' };
 }
 
 export interface KeyPairEntry {
@@ -89,6 +160,7 @@ export interface KeyPairEntry {
   key: string;
   pub: string;
   longName: string;
+  scope: Scope;
   consumers: readonly Consumer[];
 }
 
@@ -136,6 +208,7 @@ function etcdSANs(extra: (spec: ClusterSpec) => readonly string[]) {
 export const CERTIFICATES: readonly CertEntry[] = [
   {
     name: 'ca',
+    scope: 'cluster',
     base: 'ca',
     profile: 'ca',
     longName: 'self-signed Kubernetes CA to provision identities for other Kubernetes components',
@@ -154,6 +227,7 @@ export const CERTIFICATES: readonly CertEntry[] = [
   },
   {
     name: 'apiserver',
+    scope: 'control-plane',
     base: 'apiserver',
     ca: 'ca',
     profile: 'server',
@@ -167,6 +241,7 @@ export const CERTIFICATES: readonly CertEntry[] = [
   },
   {
     name: 'apiserver-kubelet-client',
+    scope: 'cluster',
     base: 'apiserver-kubelet-client',
     ca: 'ca',
     profile: 'client',
@@ -180,12 +255,13 @@ export const CERTIFICATES: readonly CertEntry[] = [
   },
   {
     name: 'kubelet-server',
+    scope: 'node',
     base: 'kubelet-server',
     ca: 'ca',
     profile: 'server',
     longName: "certificate for serving the kubelet's API, verified by the API server",
     // The identity a kubelet-serving CSR would carry (kubernetes.io/kubelet-serving).
-    subject: (spec) => ({ cn: `system:node:${spec.nodeName}`, o: ['system:nodes'] }),
+    subject: (spec) => nodeSubject(spec.nodeName),
     sans: (spec) => altNames([spec.nodeName], spec.nodeAddresses),
     consumers: [
       { component: 'kubelet', setting: 'tlsCertFile', file: 'cert' },
@@ -194,6 +270,7 @@ export const CERTIFICATES: readonly CertEntry[] = [
   },
   {
     name: 'front-proxy-ca',
+    scope: 'cluster',
     base: 'front-proxy-ca',
     profile: 'ca',
     longName: 'self-signed CA to provision identities for front proxy',
@@ -206,6 +283,7 @@ export const CERTIFICATES: readonly CertEntry[] = [
   },
   {
     name: 'front-proxy-client',
+    scope: 'cluster',
     base: 'front-proxy-client',
     ca: 'front-proxy-ca',
     profile: 'client',
@@ -219,12 +297,14 @@ export const CERTIFICATES: readonly CertEntry[] = [
   },
   {
     name: 'etcd-ca',
+    scope: 'cluster',
     base: 'etcd/ca',
     profile: 'ca',
     etcd: true,
     longName: 'self-signed CA to provision identities for etcd',
     subject: () => ({ cn: 'etcd-ca' }),
     sans: caSANs('etcd-ca'),
+    externalEtcd: { cert: 'caFile' },
     consumers: [
       { component: 'kube-apiserver', flag: '--etcd-cafile', file: 'cert' },
       { component: 'etcd', flag: '--trusted-ca-file', file: 'cert' },
@@ -234,6 +314,7 @@ export const CERTIFICATES: readonly CertEntry[] = [
   },
   {
     name: 'etcd-server',
+    scope: 'control-plane',
     base: 'etcd/server',
     ca: 'etcd-ca',
     profile: 'peer',
@@ -248,6 +329,7 @@ export const CERTIFICATES: readonly CertEntry[] = [
   },
   {
     name: 'etcd-peer',
+    scope: 'control-plane',
     base: 'etcd/peer',
     ca: 'etcd-ca',
     profile: 'peer',
@@ -262,6 +344,7 @@ export const CERTIFICATES: readonly CertEntry[] = [
   },
   {
     name: 'etcd-healthcheck-client',
+    scope: 'cluster',
     base: 'etcd/healthcheck-client',
     ca: 'etcd-ca',
     profile: 'client',
@@ -276,6 +359,7 @@ export const CERTIFICATES: readonly CertEntry[] = [
   },
   {
     name: 'apiserver-etcd-client',
+    scope: 'cluster',
     base: 'apiserver-etcd-client',
     ca: 'etcd-ca',
     profile: 'client',
@@ -283,6 +367,7 @@ export const CERTIFICATES: readonly CertEntry[] = [
     longName: 'certificate the apiserver uses to access etcd',
     subject: () => ({ cn: 'kube-apiserver-etcd-client' }),
     sans: NONE,
+    externalEtcd: { cert: 'certFile', key: 'keyFile' },
     consumers: [
       { component: 'kube-apiserver', flag: '--etcd-certfile', file: 'cert' },
       { component: 'kube-apiserver', flag: '--etcd-keyfile', file: 'key' },
@@ -293,6 +378,7 @@ export const CERTIFICATES: readonly CertEntry[] = [
 export const KEY_PAIRS: readonly KeyPairEntry[] = [
   {
     name: 'sa',
+    scope: 'cluster',
     key: 'sa.key',
     pub: 'sa.pub',
     longName: 'service account token signing key',
@@ -304,14 +390,17 @@ export const KEY_PAIRS: readonly KeyPairEntry[] = [
   },
 ];
 
+/** The entry's files, with their roles (so their modes). */
 export const certPath = (entry: Pick<CertEntry, 'base'>) => `${entry.base}.crt`;
 export const keyPath = (entry: Pick<CertEntry, 'base'>) => `${entry.base}.key`;
 
 /** The certificates this cluster has: all, less etcd's with external etcd. CAs come first. */
-export function certificatesFor(spec: ClusterSpec): CertEntry[] {
+export function certificatesFor(spec: Pick<ClusterSpec, 'etcd'>): CertEntry[] {
   const list = CERTIFICATES.filter((e) => !(e.etcd && spec.etcd.external));
   return [...list.filter((e) => !e.ca), ...list.filter((e) => e.ca)];
 }
+
+export const CA_NAMES: readonly CAName[] = ['ca', 'front-proxy-ca', 'etcd-ca'];
 
 export function caEntry(name: CAName): CertEntry {
   return CERTIFICATES.find((e) => e.name === name)!;
@@ -321,30 +410,101 @@ export function findEntry(name: string): CertEntry | undefined {
   return CERTIFICATES.find((e) => e.name === name);
 }
 
+/** What certs renew can renew, by name: the leaves and the kubeconfigs' client certificates. */
+export const renewableNames = (): string[] => [...CERTIFICATES.filter((e) => e.ca).map((e) => e.name), ...KUBECONFIGS.map((k) => k.name)];
+
+/** The identity of a node's kubelet (client and serving), as the Node authorizer and the CSR approvers know it. */
+export const NODE_IDENTITY = { userPrefix: 'system:node:', group: 'system:nodes' } as const;
+export function nodeSubject(nodeName: string): Subject {
+  return { cn: `${NODE_IDENTITY.userPrefix}${nodeName}`, o: [NODE_IDENTITY.group] };
+}
 
 export type ServerAddress = 'endpoint' | 'local';
 
 /**
- * A kubeconfig file with an embedded client certificate signed by the
- * Kubernetes CA, as kubeadm writes them (user named after the CN, context
- * "<user>@<cluster>").
+ * A kubeconfig file: one cluster (the CA embedded), one user, one context
+ * "<user>@<cluster>", as kubeadm writes them. Its credentials are a client
+ * certificate signed by `signer` (the user named after its CN), or a token.
  */
 export interface KubeconfigEntry {
   name: string;
   /** File name under the kubeconfig dir. */
   file: string;
   longName: string;
+  /** The CA whose certificate it embeds and which signs its client certificate. */
+  signer: 'ca';
+  credentials: 'client-certificate' | 'token';
   subject: (spec: ClusterSpec) => Subject;
   /**
    * Which API server address it uses: the control-plane endpoint (or this node's
    * when there is none), or always this node's own (local components).
    */
   server: ServerAddress;
+  scope: Scope;
   consumers: readonly Consumer[];
 }
 
 const kubeconfigFlags = (component: Component): Consumer[] =>
   ['--kubeconfig', '--authentication-kubeconfig', '--authorization-kubeconfig'].map((flag) => ({ component, flag, file: 'kubeconfig' as const }));
+
+/** The kubeconfigs init writes: each with a client certificate signed by kubernetes-ca. */
+export const KUBECONFIGS: readonly KubeconfigEntry[] = [
+  {
+    name: 'admin.conf',
+    file: 'admin.conf',
+    longName: 'certificate embedded in the kubeconfig file for the admin to use and for kubeadm itself',
+    signer: 'ca',
+    credentials: 'client-certificate',
+    subject: () => ({ cn: 'kubernetes-admin', o: ['kubeadm:cluster-admins'] }),
+    server: 'endpoint',
+    scope: 'cluster',
+    consumers: [],
+  },
+  {
+    name: 'super-admin.conf',
+    file: 'super-admin.conf',
+    longName: 'certificate embedded in the kubeconfig file for the super-admin',
+    signer: 'ca',
+    credentials: 'client-certificate',
+    subject: () => ({ cn: 'kubernetes-super-admin', o: ['system:masters'] }),
+    server: 'endpoint',
+    scope: 'cluster',
+    consumers: [],
+  },
+  {
+    name: 'kubelet.conf',
+    file: 'kubelet.conf',
+    longName: 'certificate embedded in the kubeconfig file for the kubelet of this node',
+    signer: 'ca',
+    credentials: 'client-certificate',
+    subject: (spec) => nodeSubject(spec.nodeName),
+    server: 'endpoint',
+    scope: 'node',
+    consumers: [{ component: 'kubelet', flag: '--kubeconfig', file: 'kubeconfig' }],
+  },
+  {
+    name: 'controller-manager.conf',
+    file: 'controller-manager.conf',
+    longName: 'certificate embedded in the kubeconfig file for the controller manager to use',
+    signer: 'ca',
+    credentials: 'client-certificate',
+    subject: () => ({ cn: 'system:kube-controller-manager' }),
+    server: 'local',
+    scope: 'cluster',
+    consumers: kubeconfigFlags('kube-controller-manager'),
+  },
+  {
+    name: 'scheduler.conf',
+    file: 'scheduler.conf',
+    longName: 'certificate embedded in the kubeconfig file for the scheduler manager to use',
+    signer: 'ca',
+    credentials: 'client-certificate',
+    subject: () => ({ cn: 'system:kube-scheduler' }),
+    server: 'local',
+    scope: 'cluster',
+    consumers: kubeconfigFlags('kube-scheduler'),
+  },
+];
 
 /**
  * The kubeconfig a joining node's kubelet authenticates with (a bootstrap or
@@ -354,51 +514,103 @@ const kubeconfigFlags = (component: Component): Consumer[] =>
  * it only while its --kubeconfig (kubelet.conf) is missing or invalid, so on a
  * node that already has kubelet.conf (this one, after init) it is never needed.
  */
-export const BOOTSTRAP_KUBECONFIG = {
+export const BOOTSTRAP_KUBECONFIG: KubeconfigEntry = {
   name: 'bootstrap-kubelet.conf',
   file: 'bootstrap-kubelet.conf',
-  consumers: [{ component: 'kubelet', flag: '--bootstrap-kubeconfig', file: 'kubeconfig' }] as readonly Consumer[],
-} as const;
+  longName: 'token credentials for the kubelet of a joining node (TLS bootstrap)',
+  signer: 'ca',
+  credentials: 'token',
+  // kubeadm's user name in bootstrap-kubelet.conf.
+  subject: () => ({ cn: 'tls-bootstrap-token-user' }),
+  server: 'endpoint',
+  scope: 'node',
+  consumers: [{ component: 'kubelet', flag: '--bootstrap-kubeconfig', file: 'kubeconfig' }],
+};
 
-export const KUBECONFIGS: readonly KubeconfigEntry[] = [
-  {
-    name: 'admin.conf',
-    file: 'admin.conf',
-    longName: 'certificate embedded in the kubeconfig file for the admin to use and for kubeadm itself',
-    subject: () => ({ cn: 'kubernetes-admin', o: ['kubeadm:cluster-admins'] }),
-    server: 'endpoint',
-    consumers: [],
-  },
-  {
-    name: 'super-admin.conf',
-    file: 'super-admin.conf',
-    longName: 'certificate embedded in the kubeconfig file for the super-admin',
-    subject: () => ({ cn: 'kubernetes-super-admin', o: ['system:masters'] }),
-    server: 'endpoint',
-    consumers: [],
-  },
-  {
-    name: 'kubelet.conf',
-    file: 'kubelet.conf',
-    longName: 'certificate embedded in the kubeconfig file for the kubelet of this node',
-    subject: (spec) => ({ cn: `system:node:${spec.nodeName}`, o: ['system:nodes'] }),
-    server: 'endpoint',
-    consumers: [{ component: 'kubelet', flag: '--kubeconfig', file: 'kubeconfig' }],
-  },
-  {
-    name: 'controller-manager.conf',
-    file: 'controller-manager.conf',
-    longName: 'certificate embedded in the kubeconfig file for the controller manager to use',
-    subject: () => ({ cn: 'system:kube-controller-manager' }),
-    server: 'local',
-    consumers: kubeconfigFlags('kube-controller-manager'),
-  },
-  {
-    name: 'scheduler.conf',
-    file: 'scheduler.conf',
-    longName: 'certificate embedded in the kubeconfig file for the scheduler manager to use',
-    subject: () => ({ cn: 'system:kube-scheduler' }),
-    server: 'local',
-    consumers: kubeconfigFlags('kube-scheduler'),
-  },
+/** A kubeconfig for a person or a tool (kubeconfig user): <name>.conf in the kubeconfig dir. */
+export const userKubeconfigFile = (user: string) => `${user}.conf`;
+
+// ------------------------------------------------------------------ files derived from the description
+
+/** What a generated file holds: a component's flags (one per line, or a systemd EnvironmentFile), a config, a unit, a manifest. */
+export type GeneratedFormat = 'args' | 'env' | 'kubelet-config' | 'etcdctl-env' | 'unit' | 'rbac';
+
+/**
+ * A file kubepki derives wholly from the description: written when absent,
+ * kept when identical, never overwritten when it differs (an operator may
+ * have edited it).
+ */
+export interface GeneratedEntry {
+  name: string;
+  file: string;
+  root: 'flags' | 'units' | 'manifests';
+  format: GeneratedFormat;
+  component?: Component;
+  scope: Scope;
+  /** Only with local etcd. */
+  etcd?: true;
+}
+
+const scopeOf = (c: ServiceComponent): Scope => (c === 'kubelet' ? 'node' : 'control-plane');
+
+/** The kubelet's configuration file, beside the flag files; named by the kubelet's --config. */
+export const KUBELET_CONFIG: GeneratedEntry = { name: 'kubelet-config.yaml', file: 'kubelet-config.yaml', root: 'flags', format: 'kubelet-config', component: 'kubelet', scope: 'node' };
+
+/** The flags dir: per component its flags, one per line (.flags) and as a systemd EnvironmentFile (.env); the kubelet's config; etcdctl's environment. */
+export const FLAG_FILES: readonly GeneratedEntry[] = [
+  ...SERVICES.flatMap((s): GeneratedEntry[] => (['args', 'env'] as const).map((format) => ({
+    name: `${s.name}.${format === 'args' ? 'flags' : 'env'}`,
+    file: `${s.name}.${format === 'args' ? 'flags' : 'env'}`,
+    root: 'flags', format, component: s.name, scope: scopeOf(s.name), ...('etcd' in s ? { etcd: true as const } : {}),
+  }))),
+  KUBELET_CONFIG,
+  { name: 'etcdctl.env', file: 'etcdctl.env', root: 'flags', format: 'etcdctl-env', component: 'etcdctl', scope: 'control-plane', etcd: true },
 ];
+
+/** The flag file of one component in one format. */
+export function flagFile(component: ServiceComponent, format: 'args' | 'env'): GeneratedEntry {
+  return FLAG_FILES.find((f) => f.component === component && f.format === format)!;
+}
+
+/** systemd units (render systemd), one per service, each reading its component's env file. */
+export const UNITS: readonly GeneratedEntry[] = SERVICES.map((s) => ({
+  name: `${s.name}.service`, file: `${s.name}.service`, root: 'units', format: 'unit', component: s.name, scope: scopeOf(s.name),
+  ...('etcd' in s ? { etcd: true as const } : {}),
+}));
+
+/** The RBAC manifest of kubelet TLS bootstrap (render rbac). */
+export const RBAC_MANIFEST: GeneratedEntry = { name: 'kubelet-bootstrap-rbac.yaml', file: 'kubelet-bootstrap-rbac.yaml', root: 'manifests', format: 'rbac', scope: 'cluster' };
+
+/** Files of a generated kind that this cluster has (etcd's only with local etcd). */
+export const generatedFor = (entries: readonly GeneratedEntry[], externalEtcd: boolean) => entries.filter((e) => !(e.etcd && externalEtcd));
+
+// ------------------------------------------------------------------ credentials, requests, bundles, backups
+
+/**
+ * Token files. The static token file (token-file bootstrap) defaults to
+ * <cert dir>/tokens.csv; bootstrap token Secrets go to <kubeconfig dir>/bootstrap/.
+ */
+export const TOKEN_FILE = { file: 'tokens.csv', role: 'secret' as const };
+export const BOOTSTRAP_TOKEN_SECRETS = { dir: 'bootstrap', file: (tokenId: string) => `bootstrap-token-${tokenId}.yaml`, role: 'secret' as const };
+
+/** renew --csr-only: a new key and a CSR per certificate, named after it (admin.conf.key, admin.conf.csr). */
+export const csrFiles = (name: string) => ({ key: `${name}.key`, csr: `${name}.csr` });
+
+/** certs sign: the certificate is written beside its CSR (or in --out-dir), <name>.csr → <name>.crt. */
+export const signedCertificateFile = (csrFile: string) => `${csrFile.replace(/\.csr$/, '')}.crt`;
+
+/** Node bundles (nodes issue): <kubeconfig dir>/nodes/<node name>/ by default. */
+export const NODE_BUNDLES = { dir: 'nodes' };
+
+/** What a node's bundle holds: its own certificates and kubeconfigs (scope control-plane or node), and the public certificates of their CAs. */
+export function bundleEntries(spec: Pick<ClusterSpec, 'etcd'>, role: 'control-plane' | 'worker') {
+  const scopes: readonly Scope[] = role === 'control-plane' ? ['control-plane', 'node'] : ['node'];
+  const certificates = certificatesFor(spec).filter((e) => e.ca && scopes.includes(e.scope));
+  const kubeconfigs = KUBECONFIGS.filter((k) => scopes.includes(k.scope));
+  const cas = [...new Set<CAName>([...certificates.map((e) => e.ca!), ...kubeconfigs.map((k) => k.signer)])]
+    .sort((a, b) => CA_NAMES.indexOf(a) - CA_NAMES.indexOf(b));
+  return { certificates, kubeconfigs, cas };
+}
+
+/** Where renew copies the files it replaces: <kubeconfig dir>/kubepki-backups/<UTC time>/. */
+export const BACKUPS = { dir: 'kubepki-backups', stamp: (now: number) => new Date(now).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z') };

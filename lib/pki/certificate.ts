@@ -1,13 +1,17 @@
 /**
- * A certificate as kubepki holds one to sign with or to write: its DER, and the
- * few fields issuing needs, read once. Light on purpose (no ASN.1 library):
- * `kubepki init` on an empty folder never loads more than this. Reading every
- * field of a certificate of unknown shape is x509.ts's job.
+ * A certificate as kubepki holds one to sign with, to write or to check: its
+ * DER, and the few fields issuing, verifying and check-expiration need, read
+ * once with the small DER reader. Light on purpose (no ASN.1 library): `kubepki
+ * init` on an empty folder and check-expiration over thousands of files never
+ * load more than this. Reading every field of a certificate of unknown shape
+ * is x509.ts's job.
  */
-import { X509Certificate as NativeX509 } from 'node:crypto';
-import { children, commonName, contents, DerError, pem, readNode, readOid, readTime, whole } from './der.js';
+import { createPublicKey, verify } from 'node:crypto';
+import { children, commonName, contents, DerError, readNode, readOid, readTime, whole } from './der.js';
+import { OID } from './oids.js';
+import { certificateBlocks, pem, type CertificateRole } from './pem.js';
 
-const OID_SUBJECT_KEY_IDENTIFIER = '2.5.29.14';
+const DIGEST_OF_SIGNATURE: Record<string, string> = { [OID.sha256WithRSA]: 'sha256', [OID.ecdsaWithSHA256]: 'sha256', [OID.ecdsaWithSHA384]: 'sha384' };
 
 export class Certificate {
   private constructor(
@@ -22,9 +26,14 @@ export class Certificate {
     readonly serialNumber: string,
     /** Subject key identifier, when the certificate has one. */
     readonly keyId: Buffer | undefined,
+    /** Authority key identifier (its keyIdentifier field), when it has one. */
+    readonly authorityKeyId: Buffer | undefined,
+    /** DER SubjectPublicKeyInfo. */
+    readonly spki: Buffer,
+    private readonly signed: { tbs: Buffer; algorithm: string; value: Buffer },
   ) {}
 
-  /** Read the fields issuing needs; throws DerError when `der` is not an X.509 certificate. */
+  /** Read the fields kubepki needs; throws DerError when `der` is not an X.509 certificate. */
   static fromDer(der: Buffer): Certificate {
     try {
       return Certificate.read(der);
@@ -37,26 +46,32 @@ export class Certificate {
   private static read(der: Buffer): Certificate {
     const cert = readNode(der, 0);
     if (cert.tag !== 0x30 || cert.end !== der.length) throw new DerError('not a DER certificate');
-    const tbs = children(der, cert)[0];
-    if (!tbs || tbs.tag !== 0x30) throw new DerError('not a DER certificate');
+    const [tbs, algorithm, value] = children(der, cert);
+    if (!tbs || tbs.tag !== 0x30 || !algorithm || algorithm.tag !== 0x30 || !value || value.tag !== 0x03) throw new DerError('not a DER certificate');
     const fields = children(der, tbs);
     const at = fields[0]?.tag === 0xa0 ? 1 : 0; // version is optional (v1)
-    const [serial, , issuer, validity, subject] = fields.slice(at);
-    if (!serial || !issuer || !validity || !subject || serial.tag !== 0x02 || issuer.tag !== 0x30 || validity.tag !== 0x30 || subject.tag !== 0x30) {
+    const [serial, , issuer, validity, subject, spki] = fields.slice(at);
+    if (!serial || !issuer || !validity || !subject || !spki || serial.tag !== 0x02 || issuer.tag !== 0x30 || validity.tag !== 0x30 || subject.tag !== 0x30 || spki.tag !== 0x30) {
       throw new DerError('not a DER certificate');
     }
     const [notBefore, notAfter] = children(der, validity);
     if (!notBefore || !notAfter) throw new DerError('a certificate without a validity period');
     let keyId: Buffer | undefined;
+    let authorityKeyId: Buffer | undefined;
     const extensions = fields.find((f) => f.tag === 0xa3);
     if (extensions) {
       for (const ext of children(der, children(der, extensions)[0]!)) {
         const parts = children(der, ext);
-        if (readOid(der, parts[0]!) !== OID_SUBJECT_KEY_IDENTIFIER) continue;
-        const value = parts[parts.length - 1]!; // OCTET STRING holding an OCTET STRING
-        keyId = Buffer.from(contents(der, readNode(der, value.contentStart)));
+        const id = readOid(der, parts[0]!);
+        const octets = parts[parts.length - 1]!; // OCTET STRING holding the extension's DER
+        if (id === OID.subjectKeyIdentifier) keyId = Buffer.from(contents(der, readNode(der, octets.contentStart)));
+        if (id === OID.authorityKeyIdentifier) {
+          const first = children(der, readNode(der, octets.contentStart))[0];
+          if (first?.tag === 0x80) authorityKeyId = Buffer.from(contents(der, first));
+        }
       }
     }
+    const sig = contents(der, value);
     return new Certificate(
       der,
       Buffer.from(whole(der, subject)),
@@ -65,14 +80,20 @@ export class Certificate {
       readTime(der, notAfter),
       contents(der, serial).toString('hex'),
       keyId,
+      authorityKeyId,
+      Buffer.from(whole(der, spki)),
+      { tbs: whole(der, tbs), algorithm: readOid(der, children(der, algorithm)[0]!), value: sig.subarray(1) },
     );
   }
 
-  /** The first certificate in a PEM text. */
-  static fromPem(pem: string): Certificate {
-    const m = /-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/.exec(pem);
-    if (!m) throw new DerError('no PEM certificate');
-    return Certificate.fromDer(Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64'));
+  /** The certificate of a PEM text that holds exactly one (pem.ts's rule for a certificate file). */
+  static fromPem(text: string | Buffer): Certificate {
+    return Certificate.fromDer(certificateBlocks(text, 'single')[0]!);
+  }
+
+  /** Every certificate of a PEM text, by the file's role (pem.ts). */
+  static allFromPem(text: string | Buffer, role: CertificateRole): Certificate[] {
+    return certificateBlocks(text, role).map((b) => Certificate.fromDer(b));
   }
 
   /** The issuer's common name (CN), when it has one. */
@@ -88,18 +109,29 @@ export class Certificate {
   get pem(): string {
     return pem('CERTIFICATE', this.der);
   }
+
+  /**
+   * Whether `issuer` issued this certificate: its issuer name is the issuer's
+   * subject, the key identifiers agree where both are present (as OpenSSL's
+   * X509_check_issued), and the issuer's key made the signature.
+   */
+  isSignedBy(issuer: Certificate): boolean {
+    if (!this.issuerDer.equals(issuer.subjectDer)) return false;
+    if (this.authorityKeyId && issuer.keyId && !this.authorityKeyId.equals(issuer.keyId)) return false;
+    const digest = DIGEST_OF_SIGNATURE[this.signed.algorithm];
+    if (!digest) return false;
+    try {
+      return verify(digest, this.signed.tbs, createPublicKey({ key: issuer.spki, format: 'der', type: 'spki' }), this.signed.value);
+    } catch {
+      return false;
+    }
+  }
 }
 
-/**
- * Whether the certificate `der` was issued by `issuer`: its issuer name and
- * key identifier fit (OpenSSL's X509_check_issued) and `issuer`'s key made its
- * signature. On Node's built-in X509Certificate, so no ASN.1 code is loaded.
- */
+/** Whether the certificate `der` was issued by `issuer` (Certificate.isSignedBy on DER bytes). */
 export function isSignedBy(der: Buffer | Uint8Array | ArrayBuffer, issuer: Certificate): boolean {
   try {
-    const cert = new NativeX509(Buffer.from(der as Uint8Array));
-    const ca = new NativeX509(issuer.der);
-    return cert.checkIssued(ca) && cert.verify(ca.publicKey);
+    return Certificate.fromDer(Buffer.from(der as Uint8Array)).isSignedBy(issuer);
   } catch {
     return false;
   }

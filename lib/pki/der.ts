@@ -8,6 +8,7 @@
  * the few types below are fixed by RFC 5280. Parsing certificates of unknown
  * shape (re-runs, renew, CSRs) still goes through @peculiar/x509.
  */
+import { OID } from './oids.js';
 
 export type Der = Buffer;
 
@@ -96,14 +97,6 @@ export function time(date: Date): Der {
   return year < 2050 ? tlv(0x17, Buffer.from(`${digits.slice(2)}Z`, 'latin1')) : tlv(0x18, Buffer.from(`${digits}Z`, 'latin1'));
 }
 
-/** PEM armour, 64 columns, with a final newline: as OpenSSL (and kubeadm) write it. */
-export function pem(label: string, der: Buffer): string {
-  const b64 = der.toString('base64');
-  const lines: string[] = [];
-  for (let i = 0; i < b64.length; i += 64) lines.push(b64.slice(i, i + 64));
-  return `-----BEGIN ${label}-----\n${lines.join('\n')}\n-----END ${label}-----\n`;
-}
-
 // ---- reading ----
 
 export interface Node {
@@ -172,7 +165,7 @@ export function commonName(name: Buffer): string | undefined {
   for (const rdn of children(name, readNode(name, 0))) {
     for (const atv of children(name, rdn)) {
       const [type, value] = children(name, atv);
-      if (type && value && readOid(name, type) === '2.5.4.3') return readDirectoryString(name, value);
+      if (type && value && readOid(name, type) === OID.commonName) return readDirectoryString(name, value);
     }
   }
   return undefined;

@@ -5,7 +5,7 @@
  */
 import { createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
 import { ALGORITHMS, algorithmOfKey, type Algorithm, type AlgorithmName } from './algorithms.js';
-import { pem } from './der.js';
+import { pem } from './pem.js';
 
 /**
  * A key pair, held in whichever form it came: generated keys arrive already

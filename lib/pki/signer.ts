@@ -1,45 +1,43 @@
-/** Loading a CA (certificate and key) from the cert dir, to sign with it. */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { describeSystemError, UserError } from '../errors.js';
-import { caEntry, certPath, keyPath, type CAName } from './catalog.js';
-import { parsePrivateKeyPem, spkiDer } from './keys.js';
-import { Certificate } from './certificate.js';
-import type { Signer } from './issue.js';
-import { certificateFacts, parseCertificatePem } from './x509.js';
+/**
+ * The one signer interface: everything kubepki signs (CA certificates, leaves,
+ * kubeconfig client certificates, node CSRs, its own CSRs) is signed through
+ * a KeySigner, so that a key held in a file, a PKCS#11 token or elsewhere
+ * plugs in here and nowhere else. A Signer is a KeySigner with the
+ * certificate that names it as an issuer.
+ */
+import { sign as signAsync, type KeyObject } from 'node:crypto';
+import { digestOf, type Algorithm } from './algorithms.js';
+import type { Certificate } from './certificate.js';
 
-/** The CA's certificate is here but its key is not: the CA is managed outside kubepki. */
-export class ExternalCAError extends UserError {}
+/** Where a signing key is: shown by plans and check-expiration, never the key itself. */
+export type KeyLocation = { kind: 'file'; path: string } | { kind: 'memory' };
 
-export function loadSigner(certDir: string, name: CAName): Signer {
-  const entry = caEntry(name);
-  const crt = path.join(certDir, certPath(entry));
-  const key = path.join(certDir, keyPath(entry));
-  const read = (file: string, what: string) => {
-    try {
-      return readFileSync(file);
-    } catch (e) {
-      const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
-      const message = `${file}: cannot read the ${name} ${what}: ${describeSystemError(e)}`;
-      if (missing && what === 'key') throw new ExternalCAError(`${message} (is this CA managed outside kubepki?)`);
-      throw new UserError(message);
-    }
-  };
-  let certificate;
-  try {
-    certificate = parseCertificatePem(read(crt, 'certificate'));
-  } catch (e) {
-    if (e instanceof UserError) throw e;
-    throw new UserError(`${crt} ${(e as Error).message}`);
-  }
-  let parsed;
-  try {
-    parsed = parsePrivateKeyPem(read(key, 'key'));
-  } catch (e) {
-    if (e instanceof UserError) throw e;
-    throw new UserError(`${key} ${(e as Error).message}`);
-  }
-  if (!certificateFacts(certificate).isCA) throw new UserError(`${crt} is not a CA certificate`);
-  if (!spkiDer(parsed.key).equals(certificateFacts(certificate).spki)) throw new UserError(`${key} does not match ${crt}`);
-  return { certificate: Certificate.fromDer(Buffer.from(certificate.rawData)), key: parsed.key, algorithm: parsed.algorithm };
+export interface KeySigner {
+  /** The key's algorithm; it decides the signature algorithm. */
+  readonly algorithm: Algorithm;
+  readonly location: KeyLocation;
+  /** A signature over `data` as X.509 and PKCS#10 carry it (PKCS#1 v1.5, or a DER ECDSA-Sig-Value). */
+  sign(data: Buffer): Promise<Buffer>;
 }
+
+export interface Signer extends KeySigner {
+  readonly certificate: Certificate;
+}
+
+/** A signer for a key held in this process (read from a file, or just generated). */
+export function keySigner(key: KeyObject, algorithm: Algorithm, location: KeyLocation = { kind: 'memory' }): KeySigner {
+  const digest = digestOf(algorithm);
+  return {
+    algorithm,
+    location,
+    // node:crypto signs on libuv's thread pool: a fleet's signatures use every core.
+    sign: (data) => new Promise((resolve, reject) => signAsync(digest, data, key, (e, sig) => (e ? reject(e) : resolve(sig)))),
+  };
+}
+
+/** The key signer together with the certificate it issues under. */
+export const withCertificate = (signer: KeySigner, certificate: Certificate): Signer => ({
+  algorithm: signer.algorithm, location: signer.location, sign: (data) => signer.sign(data), certificate,
+});
+
+export const describeLocation = (l: KeyLocation): string => (l.kind === 'file' ? l.path : 'in memory');

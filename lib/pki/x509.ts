@@ -1,67 +1,32 @@
 /**
- * Certificates of any shape: reading them (re-runs, renew, nodes), and CSRs,
- * on @peculiar/x509 with Node's built-in WebCrypto as the provider. Issuing is
- * issue.ts, which does not load this. (Node 20 has a native WebCrypto; the
- * @peculiar/webcrypto shim wraps the same node:crypto, costs ~35 ms of start-up
- * and generates keys one at a time, so kubepki does not load it.)
+ * Certificates and CSRs of any shape, read in full: existing certificates
+ * (re-runs, renew, nodes), node CSRs (certs sign). On @peculiar/x509, with
+ * Node's built-in WebCrypto as its provider. Everything kubepki makes goes
+ * through issue.ts and csr.ts instead, which do not load this. (Node 20 has a
+ * native WebCrypto; the @peculiar/webcrypto shim wraps the same node:crypto,
+ * costs ~35 ms of start-up and generates keys one at a time.)
  */
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
-import { webcrypto, type KeyObject } from 'node:crypto';
-import type { Algorithm } from './algorithms.js';
+import { webcrypto } from 'node:crypto';
 import { altNames, type AltNames, type Subject } from './catalog.js';
+import { ekuName, OID } from './oids.js';
+import { certificateBlocks, pem, PemError, pemBlocks } from './pem.js';
 
-type CryptoKey = webcrypto.CryptoKey;
 x509.cryptoProvider.set(webcrypto as never);
-
-const EKU_NAME: Record<string, string> = { '1.3.6.1.5.5.7.3.1': 'serverAuth', '1.3.6.1.5.5.7.3.2': 'clientAuth' };
-const OID_CN = '2.5.4.3';
-const OID_O = '2.5.4.10';
-
-function nameOf(subject: Subject): x509.JsonName {
-  // Go (and so kubeadm) encodes each O as its own RDN, before CN.
-  const rdns: x509.JsonName = (subject.o ?? []).map((o) => ({ [OID_O]: [o] }));
-  rdns.push({ [OID_CN]: [subject.cn] });
-  return rdns;
-}
-
-async function importPrivate(key: KeyObject, algorithm: Algorithm): Promise<CryptoKey> {
-  const params = algorithm.family === 'rsa'
-    ? { name: algorithm.signature.name, hash: algorithm.signature.hash }
-    : { name: 'ECDSA', namedCurve: algorithm.curve!.webcrypto };
-  return webcrypto.subtle.importKey('pkcs8', key.export({ type: 'pkcs8', format: 'der' }), params, false, ['sign']) as Promise<CryptoKey>;
-}
-
-async function importPublic(key: KeyObject, algorithm: Algorithm): Promise<CryptoKey> {
-  const params = algorithm.family === 'rsa'
-    ? { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }
-    : { name: 'ECDSA', namedCurve: algorithm.curve!.webcrypto };
-  return webcrypto.subtle.importKey('spki', key.export({ type: 'spki', format: 'der' }), params, true, ['verify']) as Promise<CryptoKey>;
-}
-
-/** A PKCS#10 request for a key pair: subject and SANs (no usages: the CA applies its profile, as kubeadm's CSRs). */
-export async function createCsr(req: { subject: Subject; sans: AltNames; privateKey: KeyObject; publicKey: KeyObject; algorithm: Algorithm }): Promise<string> {
-  const [privateKey, publicKey] = await Promise.all([importPrivate(req.privateKey, req.algorithm), importPublic(req.publicKey, req.algorithm)]);
-  const sans = [...req.sans.dns.map((value) => ({ type: 'dns' as const, value })), ...req.sans.ips.map((value) => ({ type: 'ip' as const, value }))];
-  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
-    name: new x509.Name(nameOf(req.subject)),
-    keys: { privateKey, publicKey },
-    signingAlgorithm: req.algorithm.signature,
-    extensions: sans.length ? [new x509.SubjectAlternativeNameExtension(sans)] : [],
-  });
-  return csr.toString('pem') + '\n';
-}
 
 export class CertParseError extends Error {}
 
-/** Parse a PEM file holding one certificate (kubeadm: "wanted exactly one certificate"). */
-export function parseCertificatePem(pem: string | Buffer): x509.X509Certificate {
-  const text = pem.toString();
-  const blocks = text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
-  if (blocks.length === 0) throw new CertParseError('holds no PEM certificate');
-  if (blocks.length > 1) throw new CertParseError(`holds ${blocks.length} certificates; kubepki wants exactly one`);
+/** Parse a PEM file holding one certificate (pem.ts's rule: exactly one). */
+export function parseCertificatePem(text: string | Buffer): x509.X509Certificate {
+  let der: Buffer;
   try {
-    return new x509.X509Certificate(blocks[0]!);
+    der = certificateBlocks(text, 'single')[0]!;
+  } catch (e) {
+    throw new CertParseError((e as PemError).message);
+  }
+  try {
+    return new x509.X509Certificate(der);
   } catch {
     throw new CertParseError('holds a PEM certificate that does not parse');
   }
@@ -80,28 +45,84 @@ export interface CertificateFacts {
   spki: Buffer;
 }
 
-export function certificateFacts(cert: x509.X509Certificate): CertificateFacts {
-  const cn = cert.subjectName.getField(OID_CN);
-  const o = cert.subjectName.getField(OID_O);
-  const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
-  const dns: string[] = [];
-  const ips: string[] = [];
+function namesOf(san: x509.SubjectAlternativeNameExtension | null): { dns: string[]; ips: string[]; other: { type: string; value: string }[] } {
+  const out = { dns: [] as string[], ips: [] as string[], other: [] as { type: string; value: string }[] };
   for (const n of san?.names.items ?? []) {
-    if (n.type === 'dns') dns.push(n.value);
-    else if (n.type === 'ip') ips.push(n.value);
+    if (n.type === 'dns') out.dns.push(n.value);
+    else if (n.type === 'ip') out.ips.push(n.value);
+    else out.other.push({ type: n.type, value: n.value });
   }
+  return out;
+}
+
+export function certificateFacts(cert: x509.X509Certificate): CertificateFacts {
+  const cn = cert.subjectName.getField(OID.commonName);
+  const o = cert.subjectName.getField(OID.organization);
+  const names = namesOf(cert.getExtension(x509.SubjectAlternativeNameExtension));
   const eku = cert.getExtension(x509.ExtendedKeyUsageExtension);
   const bc = cert.getExtension(x509.BasicConstraintsExtension);
   return {
     subject: { cn: cn[0] ?? '', ...(o.length ? { o } : {}) },
-    sans: altNames(dns, ips),
+    sans: altNames(names.dns, names.ips),
     isCA: bc?.ca ?? false,
-    extKeyUsage: (eku?.usages ?? []).map((u) => EKU_NAME[String(u)] ?? String(u)),
+    extKeyUsage: (eku?.usages ?? []).map((u) => ekuName(String(u))),
     notBefore: cert.notBefore,
     notAfter: cert.notAfter,
     serial: cert.serialNumber,
     spki: Buffer.from(cert.publicKey.rawData),
   };
 }
+
+/** What a PKCS#10 request asks for, read without judging it (nodes/policy.ts judges). */
+export interface CsrFacts {
+  /** Whether it is signed by the key it carries. */
+  selfSigned: boolean;
+  cn: string[];
+  o: string[];
+  /** Subject attributes other than CN and O (their OIDs). */
+  otherAttributes: string[];
+  dns: string[];
+  ips: string[];
+  /** SANs that are neither DNS names nor IPs. */
+  otherNames: { type: string; value: string }[];
+  /** Extended key usages asked for, by the catalog's names (OIDs for others). */
+  extKeyUsage: string[];
+  /** DER SubjectPublicKeyInfo. */
+  spki: Buffer;
+}
+
+export class CsrParseError extends Error {}
+
+export async function readCsr(text: string): Promise<CsrFacts> {
+  const blocks = pemBlocks(text, 'CERTIFICATE REQUEST');
+  if (blocks.length !== 1) throw new CsrParseError(blocks.length ? `holds ${blocks.length} requests; kubepki signs one per file` : 'is not a PEM certificate signing request');
+  let csr: x509.Pkcs10CertificateRequest;
+  try {
+    csr = new x509.Pkcs10CertificateRequest(blocks[0]!);
+  } catch {
+    throw new CsrParseError('is not a PEM certificate signing request');
+  }
+  let selfSigned = false;
+  try {
+    selfSigned = await csr.verify();
+  } catch {
+    selfSigned = false;
+  }
+  const names = namesOf(csr.extensions.find((e): e is x509.SubjectAlternativeNameExtension => e instanceof x509.SubjectAlternativeNameExtension) ?? null);
+  const eku = csr.extensions.find((e): e is x509.ExtendedKeyUsageExtension => e instanceof x509.ExtendedKeyUsageExtension);
+  return {
+    selfSigned,
+    cn: csr.subjectName.getField(OID.commonName),
+    o: csr.subjectName.getField(OID.organization),
+    otherAttributes: csr.subjectName.toJSON().flatMap((rdn) => Object.keys(rdn)).filter((k) => k !== OID.commonName && k !== OID.organization && k !== 'CN' && k !== 'O'),
+    ...names,
+    otherNames: names.other,
+    extKeyUsage: (eku?.usages ?? []).map((u) => ekuName(String(u))),
+    spki: Buffer.from(csr.publicKey.rawData),
+  };
+}
+
+/** PEM of a DER SubjectPublicKeyInfo. */
+export const publicKeyPem = (spki: Buffer) => pem('PUBLIC KEY', spki);
 
 export type { X509Certificate } from '@peculiar/x509';

@@ -17,7 +17,7 @@
 // The CA key and one leaf key are generated once and shared: the benchmark
 // measures reading certificates, not making keys. The CA certificate is not
 // written under DIR (it would make COUNT + 1 files). The certificates are
-// made with kubepki's own issuer (dist/lib/pki/issue.js) on one worker thread
+// made with kubepki's own issuer (dist/lib/pki/issue.js, signing through dist/lib/pki/signer.js) on one worker thread
 // per core, each taking whole groups. Prints one line: what was written and how long generation took.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
@@ -34,10 +34,10 @@ const BATCH = 128; // certificates in flight at once per worker
 
 async function load() {
   try {
-    const [issue, certificate, keys, catalog, algorithms] = await Promise.all(
-      ['issue.js', 'certificate.js', 'keys.js', 'catalog.js', 'algorithms.js'].map((f) => import(pathToFileURL(path.join(lib, f)).href)),
+    const [issue, certificate, keys, catalog, algorithms, signer] = await Promise.all(
+      ['issue.js', 'certificate.js', 'keys.js', 'catalog.js', 'algorithms.js', 'signer.js'].map((f) => import(pathToFileURL(path.join(lib, f)).href)),
     );
-    return { ...issue, ...certificate, ...keys, PROFILES: catalog.PROFILES, ALG: algorithms.ALGORITHMS['ECDSA-P256'] };
+    return { ...issue, ...certificate, ...keys, ...signer, PROFILES: catalog.PROFILES, ALG: algorithms.ALGORITHMS['ECDSA-P256'] };
   } catch (e) {
     throw new Error(`cannot load kubepki's modules from ${lib} (run npm run build in ${root}): ${e.message}`);
   }
@@ -54,7 +54,7 @@ async function work({ dir, count, groups, now, caCertPem, caKeyPem, leafKeyPem }
   const leaf = k.parsePrivateKeyPem(leafKeyPem).key;
   const { createPublicKey } = await import('node:crypto');
   const leafPublic = createPublicKey(leaf);
-  const issuer = { certificate: k.Certificate.fromPem(caCertPem), key: caKey, algorithm: k.ALG };
+  const issuer = k.withCertificate(k.keySigner(caKey, k.ALG), k.Certificate.fromPem(caCertPem));
   const notBefore = new Date(now - k.BACKDATE_MS);
   for (const group of groups) {
     const folder = groupDir(dir, group);

@@ -22,6 +22,14 @@ import { closeSync, existsSync, fchmodSync, fsync, open as fsOpen, readdirSync, 
 import { chmod, copyFile, link, mkdir, open, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { describeSystemError, UserError } from '../errors.js';
+import { MODES } from '../pki/catalog.js';
+
+/** A file this run is to create appeared meanwhile (another run?): the commit stopped and nothing stays. */
+export class FileExistsError extends UserError {
+  constructor(readonly dir: string, readonly file: string) {
+    super(`${file} appeared in ${dir} while kubepki was running (another run?); nothing was written: run kubepki again`);
+  }
+}
 
 export interface NewFile {
   /** Path relative to the group's directory. */
@@ -252,53 +260,58 @@ export class Transaction {
 
   private constructor() {}
 
-  /** Create the staging folders (and any missing parent folders) for these directories. */
-  static async begin(groups: readonly { dir: string; backupDir?: string }[]): Promise<Transaction> {
+  /** A transaction; each directory's staging folder is made when the first file for it is staged. */
+  static begin(): Transaction {
     faultCount = { stage: 0, commit: 0 };
-    const t = new Transaction();
-    try {
-      const dirs = [...new Map(groups.map((g) => [path.resolve(g.dir), g])).values()];
-      for (const g of dirs) {
-        const parent = path.dirname(path.resolve(g.dir));
-        let first: string | undefined;
-        try {
-          first = await mkdir(parent, { recursive: true, mode: 0o755 });
-        } catch (e) {
-          throw new UserError(`cannot create ${parent}: ${describeSystemError(e)}`);
-        }
-        for (let d = parent; first !== undefined && d.length >= first.length; d = path.dirname(d)) t.createdParents.push(d);
-      }
-      for (const g of dirs) {
-        const dir = path.resolve(g.dir);
-        const parent = stagingParent(dir);
-        const staging = path.join(parent, `${stagingPrefix(dir)}${process.pid}-${randomBytes(4).toString('hex')}`);
-        try {
-          await mkdir(staging, { mode: 0o700 });
-        } catch (e) {
-          throw new UserError(`cannot write in ${parent}: ${describeSystemError(e)}; run kubepki as a user that may write there, or choose another directory`);
-        }
-        const mode = existsSync(dir) ? 'link' : 'tree';
-        const journal: Journal = {
-          pid: process.pid, dir, primary: t.prepared[0]?.staging ?? staging, mode, files: [], createdDirs: [],
-          ...(g.backupDir ? { backupDir: path.resolve(g.backupDir) } : {}),
-        };
-        if (mode === 'tree') {
-          await mkdir(path.join(staging, 'tree'), { mode: 0o755 });
-          journal.treeIno = await inodeOf(path.join(staging, 'tree'));
-        }
-        t.prepared.push({ dir, staging, journal, linked: [] });
-      }
-    } catch (e) {
-      await t.abort();
-      throw e;
+    return new Transaction();
+  }
+
+  private readonly preparing = new Map<string, Promise<Prepared>>();
+
+  /** The staging folder for `dir` (and any missing parent folders), made once. */
+  private prepare(dir: string, backupDir: string | undefined): Promise<Prepared> {
+    let p = this.preparing.get(dir);
+    if (!p) {
+      p = this.makeStaging(dir, backupDir);
+      this.preparing.set(dir, p);
     }
-    return t;
+    return p;
+  }
+
+  private async makeStaging(dir: string, backupDir: string | undefined): Promise<Prepared> {
+    const parent = path.dirname(dir);
+    let first: string | undefined;
+    try {
+      first = await mkdir(parent, { recursive: true, mode: MODES.dir });
+    } catch (e) {
+      throw new UserError(`cannot create ${parent}: ${describeSystemError(e)}`);
+    }
+    for (let d = parent; first !== undefined && d.length >= first.length; d = path.dirname(d)) this.createdParents.push(d);
+    const where = stagingParent(dir);
+    const staging = path.join(where, `${stagingPrefix(dir)}${process.pid}-${randomBytes(4).toString('hex')}`);
+    try {
+      await mkdir(staging, { mode: 0o700 });
+    } catch (e) {
+      throw new UserError(`cannot write in ${where}: ${describeSystemError(e)}; run kubepki as a user that may write there, or choose another directory`);
+    }
+    const mode = existsSync(dir) ? 'link' : 'tree';
+    const journal: Journal = {
+      pid: process.pid, dir, primary: staging, mode, files: [], createdDirs: [],
+      ...(backupDir ? { backupDir: path.resolve(backupDir) } : {}),
+    };
+    if (mode === 'tree') {
+      await mkdir(path.join(staging, 'tree'), { mode: MODES.dir });
+      journal.treeIno = await inodeOf(path.join(staging, 'tree'));
+    }
+    const p: Prepared = { dir, staging, journal, linked: [] };
+    this.prepared.push(p);
+    return p;
   }
 
   /** Write files (relative to `dir`, one of the transaction's directories) into its staging folder. */
-  async stage(dir: string, files: readonly NewFile[]): Promise<void> {
-    const p = this.prepared.find((x) => x.dir === path.resolve(dir));
-    if (!p) throw new Error(`${dir} is not part of this transaction`);
+  async stage(dir: string, files: readonly NewFile[], backupDir?: string): Promise<void> {
+    if (!files.length) return;
+    const p = await this.prepare(path.resolve(dir), backupDir);
     const j = p.journal;
     if (j.mode === 'tree' && files.some((f) => f.replace)) throw new UserError(`${p.dir} does not exist: nothing to replace in it`);
     const base = j.files.length;
@@ -308,24 +321,29 @@ export class Transaction {
     }));
     j.files.push(...entries);
     if (j.mode === 'tree') {
-      for (const d of new Set(files.map((f) => path.dirname(path.join(p.staging, 'tree', f.rel))))) await mkdir(d, { recursive: true, mode: 0o755 });
+      for (const d of new Set(files.map((f) => path.dirname(path.join(p.staging, 'tree', f.rel))))) await mkdir(d, { recursive: true, mode: MODES.dir });
     }
     await stageAll(files.map((f, i) => ({ ...f, file: path.join(p.staging, entries[i]!.staged) })));
     for (const f of entries.filter((x) => x.replace) as Journal['files']) {
       f.ino = await inodeOf(path.join(p.staging, f.staged));
       const backup = path.join(j.backupDir!, f.rel);
-      await mkdir(path.dirname(backup), { recursive: true, mode: 0o700 });
+      await mkdir(path.dirname(backup), { recursive: true, mode: MODES.backupDir });
       await copyFile(path.join(p.dir, f.rel), backup);
-      await chmod(backup, 0o600);
+      await chmod(backup, MODES.backup);
     }
   }
 
   /** Put everything staged in place: all of it, or (on any failure) none of it. */
   async commit(): Promise<void> {
+    await Promise.all(this.preparing.values());
     const active = this.prepared.filter((p) => p.journal.files.length);
+    if (!active.length) return this.abort();
+    // The first staging folder's `committed` mark decides for all of them.
+    const primary = active[0]!.staging;
     try {
       for (const p of active) {
         const j = p.journal;
+        j.primary = primary;
         if (j.mode === 'link') j.createdDirs = missingDirs(p.dir, j.files.filter((f) => !f.replace).map((f) => f.rel));
         else for (const d of new Set(j.files.map((f) => path.dirname(path.join(p.staging, f.staged))))) await syncDir(d);
         await writeNew(path.join(p.staging, `${JOURNAL}.tmp`), JSON.stringify(j), 0o600);
@@ -339,11 +357,16 @@ export class Transaction {
             await rename(path.join(p.staging, 'tree'), p.dir);
             fault('commit');
           } else {
-            for (const d of p.journal.createdDirs) await mkdir(d, { mode: 0o755 });
+            for (const d of p.journal.createdDirs) await mkdir(d, { mode: MODES.dir });
             const files = p.journal.files;
             for (const [i, f] of files.entries()) {
               // rename(2) replaces a file atomically; link(2) never replaces one.
-              await (f.replace ? rename : link)(path.join(p.staging, f.staged), path.join(p.dir, f.rel));
+              try {
+                await (f.replace ? rename : link)(path.join(p.staging, f.staged), path.join(p.dir, f.rel));
+              } catch (e) {
+                if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new FileExistsError(p.dir, path.join(p.dir, f.rel));
+                throw e;
+              }
               p.linked.push(f.rel);
               if (f.step === undefined || files[i + 1]?.step !== f.step) fault('commit');
             }
@@ -352,13 +375,12 @@ export class Transaction {
           await syncDir(path.dirname(p.dir));
         } catch (e) {
           const code = (e as NodeJS.ErrnoException).code;
-          if (code === 'EEXIST' || code === 'ENOTEMPTY') {
-            throw new UserError(`files appeared in ${p.dir} while kubepki was running (another run?); nothing was written: run kubepki again`);
-          }
+          // A directory created meanwhile where this run was to rename its new one.
+          if (code === 'EEXIST' || code === 'ENOTEMPTY') throw new FileExistsError(path.dirname(p.dir), p.dir);
           throw asUserError(e, p.dir);
         }
       }
-      await writeNew(path.join(this.prepared[0]!.staging, COMMITTED), '', 0o600);
+      await writeNew(path.join(primary, COMMITTED), '', 0o600);
     } catch (e) {
       await this.abort();
       throw asUserError(e, this.prepared[0]?.dir ?? '');
@@ -372,6 +394,7 @@ export class Transaction {
   async abort(): Promise<void> {
     if (this.done) return;
     this.done = true;
+    await Promise.allSettled(this.preparing.values());
     for (const p of [...this.prepared].reverse()) await undo(p.staging, p.journal, p.linked);
     for (const d of this.createdParents.sort((a, b) => b.length - a.length)) await rmdir(d).catch(() => undefined);
   }
@@ -379,14 +402,12 @@ export class Transaction {
 
 /** Write all files of all groups, or none of them. */
 export async function writeAllOrNothing(groups: readonly FileGroup[]): Promise<void> {
-  const active = groups.filter((g) => g.files.length);
-  if (!active.length) return;
-  const t = await Transaction.begin(active);
+  const t = Transaction.begin();
   try {
-    for (const g of active) await t.stage(g.dir, g.files);
+    for (const g of groups) await t.stage(g.dir, g.files, g.backupDir);
   } catch (e) {
     await t.abort();
-    throw asUserError(e, path.resolve(active[0]!.dir));
+    throw asUserError(e, path.resolve(groups[0]?.dir ?? '.'));
   }
   await t.commit();
 }

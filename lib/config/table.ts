@@ -1,0 +1,140 @@
+/**
+ * The field table: every field of a cluster description, once. Where it sits
+ * in kubepki's YAML and in kubeadm's, which rule checks it, the command-line
+ * flag that overrides it (kubeadm's name) with its help text and default.
+ * The schemas (schema.ts), the adapters from both formats (adapters.ts), the
+ * flag overrides (overrides.ts) and the CLI's help (cli.ts) are all derived
+ * from it. Plain data: the CLI reads it at start-up for its help text.
+ */
+import path from 'node:path';
+import { DEFAULT_ALGORITHM } from '../pki/algorithms.js';
+import type { RuleName } from './fields.js';
+import { DEFAULTS } from './spec.js';
+
+/** What a description says, before defaults: every field optional, values validated. */
+export interface ClusterInput {
+  clusterName?: string;
+  nodeName?: string;
+  advertiseAddress?: string;
+  bindPort?: number;
+  controlPlaneEndpoint?: string;
+  serviceSubnet?: string;
+  dnsDomain?: string;
+  apiServerCertSANs?: string[];
+  etcdExternal?: boolean;
+  etcdEndpoints?: string[];
+  etcdCAFile?: string;
+  etcdCertFile?: string;
+  etcdKeyFile?: string;
+  etcdServerCertSANs?: string[];
+  etcdPeerCertSANs?: string[];
+  etcdDataDir?: string;
+  etcdClientPort?: number;
+  etcdPeerPort?: number;
+  etcdMembers?: { name: string; address: string; clientPort?: number; peerPort?: number; dataDir?: string }[];
+  kubeconfigDir?: string;
+  flagsDir?: string;
+  nodes?: { name: string; addresses: string[]; role?: 'control-plane' | 'worker' }[];
+  bootstrapMethod?: 'bootstrap-token' | 'token-file' | 'none';
+  tokenAuthFile?: string;
+  certificatesDir?: string;
+  encryptionAlgorithm?: string;
+  certificateValidity?: string;
+  caCertificateValidity?: string;
+}
+
+/**
+ * How a value is written: a string checked by a rule ('string'), a string
+ * YAML may type as a number ('scalar'), a list of checked strings, a port, a
+ * boolean, or one of the structured values schema.ts knows by name.
+ */
+export type Kind = 'string' | 'scalar' | 'list' | 'port' | 'boolean' | 'bootstrapMethod' | 'etcdMembers' | 'nodes' | 'externalEtcd' | 'anything';
+
+export interface Field {
+  input: keyof ClusterInput;
+  kind: Kind;
+  rule?: RuleName;
+  /** Dotted path in kubepki's Cluster. */
+  kubepki?: string;
+  /** Dotted path in kubeadm's InitConfiguration or ClusterConfiguration (only in v1beta4 when so marked). */
+  kubeadm?: { doc: 'init' | 'cluster'; path: string; only?: 'v1beta4' };
+  /** A path in a file is relative to that file. */
+  path?: true;
+  /** The command-line flag that overrides it. */
+  flag?: { name: string; alias?: string; describe: string; default?: string; list?: true };
+}
+
+export const FIELDS = [
+  { input: 'certificatesDir', kind: 'string', rule: 'path', kubepki: 'certificates.dir', kubeadm: { doc: 'cluster', path: 'certificatesDir' }, path: true,
+    flag: { name: 'cert-dir', describe: 'Where certificates and keys live', default: DEFAULTS.certificatesDir } },
+  { input: 'kubeconfigDir', kind: 'string', rule: 'path', kubepki: 'kubeconfigDir', path: true,
+    flag: { name: 'kubeconfig-dir', describe: 'Where kubeconfig files live', default: path.dirname(DEFAULTS.certificatesDir) } },
+  { input: 'flagsDir', kind: 'string', rule: 'path', kubepki: 'flagsDir', path: true,
+    flag: { name: 'flags-dir', describe: 'Where component flag files live', default: path.join(path.dirname(DEFAULTS.certificatesDir), 'flags') } },
+  { input: 'nodeName', kind: 'string', rule: 'nodeName', kubepki: 'node.name', kubeadm: { doc: 'init', path: 'nodeRegistration.name' },
+    flag: { name: 'node-name', describe: "This node's name", default: 'the hostname' } },
+  { input: 'advertiseAddress', kind: 'string', rule: 'advertiseAddress', kubepki: 'node.advertiseAddress', kubeadm: { doc: 'init', path: 'localAPIEndpoint.advertiseAddress' },
+    flag: { name: 'apiserver-advertise-address', alias: 'advertise-address', describe: 'The address the API server and etcd advertise', default: 'first non-loopback address' } },
+  { input: 'bindPort', kind: 'port', rule: 'port', kubepki: 'apiServer.bindPort', kubeadm: { doc: 'init', path: 'localAPIEndpoint.bindPort' },
+    flag: { name: 'apiserver-bind-port', describe: 'The API server port', default: String(DEFAULTS.bindPort) } },
+  { input: 'controlPlaneEndpoint', kind: 'scalar', rule: 'endpoint', kubepki: 'controlPlaneEndpoint', kubeadm: { doc: 'cluster', path: 'controlPlaneEndpoint' },
+    flag: { name: 'control-plane-endpoint', describe: 'Stable address of the control plane: host or host:port' } },
+  { input: 'serviceSubnet', kind: 'string', rule: 'serviceSubnet', kubepki: 'networking.serviceSubnet', kubeadm: { doc: 'cluster', path: 'networking.serviceSubnet' },
+    flag: { name: 'service-cidr', describe: 'Service network(s), comma-separated for dual-stack', default: DEFAULTS.serviceSubnet } },
+  { input: 'dnsDomain', kind: 'string', rule: 'dnsName', kubepki: 'networking.dnsDomain', kubeadm: { doc: 'cluster', path: 'networking.dnsDomain' },
+    flag: { name: 'service-dns-domain', alias: 'dns-domain', describe: 'Cluster DNS domain', default: DEFAULTS.dnsDomain } },
+  { input: 'apiServerCertSANs', kind: 'list', rule: 'san', kubepki: 'apiServer.certSANs', kubeadm: { doc: 'cluster', path: 'apiServer.certSANs' },
+    flag: { name: 'apiserver-cert-extra-sans', describe: 'Extra SANs for the API server certificate: IPs and DNS names, comma-separated', list: true } },
+  { input: 'clusterName', kind: 'string', rule: 'clusterName', kubepki: 'clusterName', kubeadm: { doc: 'cluster', path: 'clusterName' },
+    flag: { name: 'cluster-name', describe: 'Cluster name', default: DEFAULTS.clusterName } },
+  { input: 'encryptionAlgorithm', kind: 'string', rule: 'algorithm', kubepki: 'certificates.encryptionAlgorithm', kubeadm: { doc: 'cluster', path: 'encryptionAlgorithm', only: 'v1beta4' },
+    flag: { name: 'encryption-algorithm', describe: 'Key algorithm', default: DEFAULT_ALGORITHM } },
+  { input: 'certificateValidity', kind: 'scalar', rule: 'validity', kubepki: 'certificates.validity', kubeadm: { doc: 'cluster', path: 'certificateValidityPeriod', only: 'v1beta4' },
+    flag: { name: 'certificate-validity', describe: 'Validity of leaf certificates', default: `${DEFAULTS.certificateValidity / 3_600_000}h` } },
+  { input: 'caCertificateValidity', kind: 'scalar', rule: 'validity', kubepki: 'certificates.caValidity', kubeadm: { doc: 'cluster', path: 'caCertificateValidityPeriod', only: 'v1beta4' },
+    flag: { name: 'ca-certificate-validity', describe: 'Validity of CA certificates', default: `${DEFAULTS.caCertificateValidity / 3_600_000}h` } },
+  // etcd
+  { input: 'etcdExternal', kind: 'externalEtcd', kubepki: 'etcd.external', kubeadm: { doc: 'cluster', path: 'etcd.external' } },
+  { input: 'etcdServerCertSANs', kind: 'list', rule: 'san', kubepki: 'etcd.serverCertSANs', kubeadm: { doc: 'cluster', path: 'etcd.local.serverCertSANs' } },
+  { input: 'etcdPeerCertSANs', kind: 'list', rule: 'san', kubepki: 'etcd.peerCertSANs', kubeadm: { doc: 'cluster', path: 'etcd.local.peerCertSANs' } },
+  // kubeadm's dataDir is taken when it is a string; kubepki's is checked as a path.
+  { input: 'etcdDataDir', kind: 'string', rule: 'path', kubepki: 'etcd.dataDir', path: true },
+  { input: 'etcdDataDir', kind: 'anything', kubeadm: { doc: 'cluster', path: 'etcd.local.dataDir' }, path: true },
+  { input: 'etcdClientPort', kind: 'port', kubepki: 'etcd.clientPort' },
+  { input: 'etcdPeerPort', kind: 'port', kubepki: 'etcd.peerPort' },
+  { input: 'etcdMembers', kind: 'etcdMembers', kubepki: 'etcd.members' },
+  // the inventory and kubelet TLS bootstrap
+  { input: 'nodes', kind: 'nodes', kubepki: 'nodes' },
+  { input: 'bootstrapMethod', kind: 'bootstrapMethod', kubepki: 'bootstrap.method' },
+  { input: 'tokenAuthFile', kind: 'string', rule: 'path', kubepki: 'bootstrap.tokenAuthFile', path: true },
+] as const satisfies readonly Field[];
+
+/**
+ * kubeadm fields kubepki accepts and does not use (yet): they say nothing
+ * about certificates. Anything not here nor in FIELDS is an unknown field.
+ */
+export const KUBEADM_IGNORED: Readonly<Record<'init' | 'cluster', readonly { path: string; only?: 'v1beta3' | 'v1beta4'; object?: true }[]>> = {
+  init: [
+    { path: 'bootstrapTokens' }, { path: 'certificateKey' }, { path: 'skipPhases' }, { path: 'patches' },
+    { path: 'nodeRegistration', object: true }, { path: 'localAPIEndpoint', object: true },
+    { path: 'nodeRegistration.criSocket' }, { path: 'nodeRegistration.taints' }, { path: 'nodeRegistration.kubeletExtraArgs' },
+    { path: 'nodeRegistration.ignorePreflightErrors' }, { path: 'nodeRegistration.imagePullPolicy' },
+    { path: 'nodeRegistration.imagePullSerial', only: 'v1beta4' }, { path: 'dryRun', only: 'v1beta4' }, { path: 'timeouts', only: 'v1beta4' },
+  ],
+  cluster: [
+    { path: 'networking', object: true }, { path: 'networking.podSubnet' }, { path: 'kubernetesVersion' }, { path: 'dns' },
+    { path: 'imageRepository' }, { path: 'featureGates' }, { path: 'proxy', only: 'v1beta4' },
+    { path: 'apiServer', object: true }, { path: 'apiServer.extraArgs' }, { path: 'apiServer.extraVolumes' }, { path: 'apiServer.extraEnvs' },
+    { path: 'apiServer.timeoutForControlPlane', only: 'v1beta3' },
+    { path: 'controllerManager', object: true }, { path: 'controllerManager.extraArgs' }, { path: 'controllerManager.extraVolumes' }, { path: 'controllerManager.extraEnvs' },
+    { path: 'scheduler', object: true }, { path: 'scheduler.extraArgs' }, { path: 'scheduler.extraVolumes' }, { path: 'scheduler.extraEnvs' },
+    { path: 'etcd', object: true }, { path: 'etcd.local', object: true }, { path: 'etcd.local.imageRepository' }, { path: 'etcd.local.imageTag' },
+    { path: 'etcd.local.extraArgs' }, { path: 'etcd.local.extraEnvs', only: 'v1beta4' },
+  ],
+};
+
+type WithFlag = Extract<(typeof FIELDS)[number], { flag: unknown }>;
+/** The command-line flags that override the description (kubeadm's names). */
+export type OverrideFlag = WithFlag['flag']['name'];
+/** Fields a command-line flag overrides. */
+export const FLAG_FIELDS = FIELDS.filter((f): f is WithFlag => 'flag' in f);

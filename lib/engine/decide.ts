@@ -1,0 +1,407 @@
+/**
+ * Decide: from targets (what the command wants) and observations (what is on
+ * disk) to plan items, one per target: create, reuse, keep, external, renew,
+ * or a problem in words a person can act on. Pure: it reads the observer's
+ * snapshot (files already read, certificates already parsed) and writes
+ * nothing; what it finds wrong it lists, all of it, before anything is made.
+ */
+import { PROFILES, consumerName, type AltNames, type CAName, type ExtKeyUsage, type Profile, type Subject } from '../pki/catalog.js';
+import type { Certificate } from '../pki/certificate.js';
+import { spkiDer } from '../pki/keys.js';
+import type { Observer, Read, ReadCertificate, ReadKey, ReadKubeconfig, Trouble } from './observe.js';
+import { troubleText } from './observe.js';
+import type { ItemKind, PlanItem, RunRoot } from './plan.js';
+import type { CertTarget, CsrTarget, GeneratedTarget, KeyPairTarget, KubeconfigTarget, SignedTarget, Target } from './targets.js';
+
+/** What decide knows of a CA once its target is decided: how it can sign, and its certificate. */
+export interface CAState {
+  /** unusable: it cannot sign, for `problem` (a CA a command needs, reported by what it would sign). */
+  action: 'create' | 'reuse' | 'external' | 'unusable';
+  problem?: string;
+  /** Its certificate, when it exists already. */
+  certificate?: Certificate;
+  /** Its key, when it exists here (a CA kubepki signs with), and where. */
+  key?: ReadKey;
+  keyPath?: string;
+  /** The certificate's path, in messages. */
+  certWhere: string;
+}
+
+export interface DecideContext {
+  now: Date;
+  /** How a path appears in messages (relative to its root, or absolute). */
+  where(root: RunRoot, rel: string): string;
+  /** Its absolute path. */
+  full(root: RunRoot, rel: string): string;
+  /** CAs decided so far, by earlier targets of this run. */
+  cas: Map<CAName, CAState>;
+  /** renew: the names were given (a missing one is an error), or it is "all" (a missing one is skipped). */
+  explicit?: boolean;
+}
+
+/** Things making an item needs that are not data: existing keys, a kubeconfig's text. They stay in the run. */
+export interface Material {
+  key?: ReadKey;
+  kubeconfigText?: string;
+}
+
+export type Decision =
+  | { kind: 'item'; item: PlanItem; material?: Material }
+  | { kind: 'problem'; message: string }
+  /** Nothing to do, and why (renew all: a certificate that is missing, or signed by a CA managed elsewhere). */
+  | { kind: 'skip'; message: string };
+
+const problem = (message: string): Decision => ({ kind: 'problem', message });
+
+// ------------------------------------------------------------------ judging an existing certificate
+
+export const sameSubject = (a: Subject, b: Subject) => a.cn === b.cn && (a.o ?? []).join('\n') === (b.o ?? []).join('\n');
+export const fmtSubject = (s: Subject) => [...(s.o ?? []).map((o) => `O=${o}`), `CN=${s.cn}`].join(', ');
+export const fmtSANs = (s: AltNames) => [...s.dns.map((d) => `DNS:${d}`), ...s.ips.map((i) => `IP:${i}`)];
+
+export function sanDifference(want: AltNames, have: AltNames): string | undefined {
+  const w = fmtSANs(want);
+  const h = fmtSANs(have);
+  const missing = w.filter((x) => !h.includes(x));
+  const extra = h.filter((x) => !w.includes(x));
+  if (!missing.length && !extra.length) return undefined;
+  return [missing.length ? `lacks ${missing.join(', ')}` : '', extra.length ? `has ${extra.join(', ')} not in the description` : '']
+    .filter(Boolean).join('; ');
+}
+
+/** The profile of an existing certificate (its usages), so that renewing it keeps them. */
+export function profileOf(current: ReadCertificate): Profile | { unknown: string[] } {
+  const eku = current.facts.extKeyUsage;
+  const known = eku.filter((u): u is ExtKeyUsage => u === 'serverAuth' || u === 'clientAuth');
+  if (known.length !== eku.length) return { unknown: eku.filter((u) => !known.includes(u as ExtKeyUsage)) };
+  return { ...PROFILES.client, extKeyUsage: known };
+}
+
+function base(t: Target, kind: ItemKind): PlanItem {
+  return { id: t.id, name: t.name, kind, root: t.root, action: 'create', writes: [], uses: [], notes: [], consumers: t.consumers.map(consumerName) };
+}
+
+/** The state's trouble, or undefined when it can be read (or is absent). */
+const troubleOf = <T>(r: Read<T>): Trouble | undefined => (r.state === 'refused' ? r.trouble : undefined);
+
+// ------------------------------------------------------------------ certificates
+
+/**
+ * A CA a command needs (policy require) that cannot sign is not reported by
+ * itself: each certificate it would sign says why, or the command does.
+ */
+function caProblem(t: CertTarget, message: string, ctx: DecideContext): Decision {
+  if (t.policy !== 'require') return problem(message);
+  ctx.cas.set(t.name as CAName, { action: 'unusable', problem: message, certWhere: ctx.where(t.root, t.cert) });
+  return { kind: 'skip', message: '' };
+}
+
+/** The words for a CA whose key is not here, for a command that must sign with it. */
+export const missingKeyText = (keyWhere: string, name: string) =>
+  `${keyWhere}: cannot read the ${name} key: no such file or directory (is this CA managed outside kubepki?)`;
+
+function decideCertificate(t: CertTarget, o: Observer, ctx: DecideContext): Decision {
+  const cw = ctx.where(t.root, t.cert);
+  const kw = ctx.where(t.root, t.key);
+  const cert = o.certificate(t.root, t.cert);
+  const key = o.privateKey(t.root, t.key);
+  const fail = (message: string) => (t.isCA ? caProblem(t, message, ctx) : problem(message));
+  // Refusals first: what cannot be read is never overwritten or used.
+  for (const [r, where, rel] of [[cert, cw, t.cert], [key, kw, t.key]] as [Read<unknown>, string, string][]) {
+    const trouble = troubleOf(r);
+    if (!trouble) continue;
+    const text = troubleText(where, trouble, ctx.full(t.root, rel));
+    return fail(trouble.code === 'unparsable' && t.policy === 'init' ? `${text}; restore it from a backup or move it away` : text);
+  }
+  const have = { cert: cert.state === 'present' ? cert.value : undefined, key: key.state === 'present' ? key.value : undefined };
+  if (have.cert && have.key && !spkiDer(have.key.key).equals(have.cert.facts.spki)) {
+    return fail(t.policy === 'init' ? `${kw} does not match ${cw} (different public keys); restore the right pair from a backup` : `${kw} does not match ${cw}`);
+  }
+  const item: PlanItem = {
+    ...base(t, t.isCA ? 'ca' : 'certificate'),
+    ...(t.ca ? { ca: t.ca } : {}),
+    ...(t.subject ? { subject: t.subject } : {}),
+    ...(t.sans ? { sans: t.sans } : {}),
+    profile: t.profile, validity: t.validity, keyAlgorithm: t.keyAlgorithm,
+  };
+  if (have.cert) {
+    item.notAfter = have.cert.facts.notAfter.toISOString();
+    if (have.cert.facts.notAfter < ctx.now) item.notes.push(`expired on ${item.notAfter}`);
+  }
+  return t.isCA ? decideCA(t, item, have, ctx) : decideLeaf(t, item, have, ctx);
+}
+
+function decideCA(t: CertTarget, item: PlanItem, have: { cert?: ReadCertificate; key?: ReadKey }, ctx: DecideContext): Decision {
+  const cw = ctx.where(t.root, t.cert);
+  const kw = ctx.where(t.root, t.key);
+  const name = t.name as CAName;
+  if (have.cert && !have.cert.facts.isCA) {
+    return caProblem(t, `${cw} is not a CA certificate (no CA basic constraint); restore the right one or move it away`, ctx);
+  }
+  const state = (action: CAState['action']): CAState => ({
+    action, certWhere: cw, ...(have.cert ? { certificate: have.cert.certificate } : {}), ...(have.key ? { key: have.key, keyPath: ctx.full(t.root, t.key) } : {}),
+  });
+  if (have.cert && have.key) {
+    ctx.cas.set(name, state('reuse'));
+    return { kind: 'item', item: { ...item, action: 'reuse', uses: [t.cert, t.key], subject: have.cert.facts.subject, key: ctx.full(t.root, t.key) } };
+  }
+  if (have.cert) {
+    ctx.cas.set(name, state('external'));
+    if (t.policy === 'require') return { kind: 'item', item: { ...item, action: 'external', uses: [t.cert], subject: have.cert.facts.subject } };
+    item.notes.push(`${t.key} is absent: this CA is managed outside kubepki; its certificates must exist already`);
+    return { kind: 'item', item: { ...item, action: 'external', uses: [t.cert], subject: have.cert.facts.subject } };
+  }
+  if (t.policy === 'require') return caProblem(t, `${cw}: cannot read the ${t.name} certificate: no such file or directory`, ctx);
+  if (have.key) return problem(`${kw} exists but ${cw} does not; kubepki will not overwrite a key: restore ${cw} or move ${kw} away`);
+  ctx.cas.set(name, state('create'));
+  return { kind: 'item', item: { ...item, writes: [t.cert, t.key], key: ctx.full(t.root, t.key) } };
+}
+
+/** Why a CA cannot sign a leaf here (its state is unknown: it had a problem, reported already; or it is elsewhere). */
+function signerTrouble(ca: CAState | undefined): 'unknown' | 'external' | undefined {
+  if (!ca) return 'unknown';
+  if (ca.action === 'external') return 'external';
+  return undefined;
+}
+
+function decideLeaf(t: CertTarget, item: PlanItem, have: { cert?: ReadCertificate; key?: ReadKey }, ctx: DecideContext): Decision {
+  const cw = ctx.where(t.root, t.cert);
+  const kw = ctx.where(t.root, t.key);
+  const caName = t.ca!;
+  if (t.policy === 'renew' && t.csrOnly) {
+    if (!have.cert && !have.key) return ctx.explicit ? problem(`${cw} is missing`) : { kind: 'skip', message: `MISSING! ${t.longName ?? t.name} (${t.name})` };
+    if (!have.cert || !have.key) return problem(`${have.cert ? kw : cw} is missing`);
+    return { kind: 'item', item: { ...item, action: 'renew', writes: [], subject: have.cert.facts.subject, sans: have.cert.facts.sans }, ...(t.keepKey ? { material: { key: have.key } } : {}) };
+  }
+  const ca = ctx.cas.get(caName);
+  if (!ca) return { kind: 'skip', message: '' }; // its CA has a problem, reported already
+  if (ca.action === 'unusable') return problem(`${t.name}: ${ca.problem}`);
+
+  if (t.policy === 'renew') {
+    if (!have.cert && !have.key) {
+      return ctx.explicit ? problem(`${cw} is missing`) : { kind: 'skip', message: `MISSING! ${t.longName ?? t.name} (${t.name})` };
+    }
+    if (!have.cert || !have.key) return problem(`${have.cert ? kw : cw} is missing`);
+    if (signerTrouble(ca) === 'external') {
+      return ctx.explicit
+        ? problem(`${t.name} is signed by ${caName}, whose key is not here (the CA is managed outside kubepki): have that CA renew it, or write a CSR with --csr-only --csr-dir DIR`)
+        : { kind: 'skip', message: `Detected external ${caName}: ${t.name} can't be renewed here (its CA key is kept elsewhere); use --csr-only` };
+    }
+    if (!have.cert.certificate.isSignedBy(ca.certificate!)) {
+      return problem(`${t.name}: its certificate is not signed by ${caName} (${ca.certWhere}); kubepki will not re-sign it with another CA: restore the right CA, or re-create it with init`);
+    }
+    const profile = profileOf(have.cert);
+    if ('unknown' in profile) return problem(`${t.name}: its certificate has extended key usages kubepki cannot carry over (${profile.unknown.join(', ')})`);
+    return {
+      kind: 'item',
+      item: { ...item, action: 'renew', writes: [t.cert, t.key], subject: have.cert.facts.subject, sans: have.cert.facts.sans, profile },
+      ...(t.keepKey ? { material: { key: have.key } } : {}),
+    };
+  }
+
+  if (have.cert && have.key) {
+    if (!ca.certificate) {
+      return problem(`${cw} exists but its CA (${caName}) is to be created, so it cannot have signed it; move ${cw} and ${kw} away, or restore the CA`);
+    }
+    const judged = leafProblem({ cw, kw, have: have.cert, subject: t.subject!, sans: t.sans!, ca: ca.certificate, caName, caWhere: ca.certWhere });
+    if (judged) return problem(judged);
+    return { kind: 'item', item: { ...item, action: 'keep', uses: [t.cert, t.key] } };
+  }
+  if (have.cert || have.key) {
+    const [present, absent] = have.cert ? [cw, kw] : [kw, cw];
+    return problem(`${present} exists but ${absent} does not; kubepki will not overwrite half a pair: restore ${absent} or move ${present} away`);
+  }
+  if (ca.action === 'external') {
+    return problem(`${cw} is missing, and ${caName} is managed outside kubepki (${ca.certWhere} without its key): have that CA issue ${cw} and ${kw}, or provide the CA key`);
+  }
+  return { kind: 'item', item: { ...item, writes: [t.cert, t.key] } };
+}
+
+/** The problem with keeping an existing leaf as the one the description asks for, or undefined when it can be kept. */
+export function leafProblem(o: { cw: string; kw: string; have: ReadCertificate; subject: Subject; sans: AltNames; ca: Certificate; caName: string; caWhere: string }): string | undefined {
+  if (!o.have.certificate.isSignedBy(o.ca)) {
+    return `${o.cw} is not signed by ${o.caName} (${o.caWhere}); move ${o.cw} and ${o.kw} away to have them re-created, or restore the matching CA`;
+  }
+  const diffs: string[] = [];
+  if (!sameSubject(o.have.facts.subject, o.subject)) diffs.push(`subject is ${fmtSubject(o.have.facts.subject)}, the description wants ${fmtSubject(o.subject)}`);
+  const sanDiff = sanDifference(o.sans, o.have.facts.sans);
+  if (sanDiff) diffs.push(`SANs: ${sanDiff}`);
+  if (diffs.length) return `${o.cw} does not match the cluster description: ${diffs.join('; ')}. To change it on purpose, move ${o.cw} and ${o.kw} away and run again to have them re-created`;
+  return undefined;
+}
+
+// ------------------------------------------------------------------ the service-account key pair
+
+function decideKeyPair(t: KeyPairTarget, o: Observer, ctx: DecideContext): Decision {
+  const kw = ctx.where(t.root, t.key);
+  const pw = ctx.where(t.root, t.pub);
+  const key = o.privateKey(t.root, t.key);
+  const pub = o.publicKey(t.root, t.pub);
+  for (const [r, where, rel, remedy] of [[key, kw, t.key, 'restore it from a backup or move it away'], [pub, pw, t.pub, `move it away to have it re-created from ${kw}`]] as const) {
+    const trouble = troubleOf(r as Read<unknown>);
+    if (trouble) return problem(trouble.code === 'unparsable' ? `${troubleText(where, trouble)}; ${remedy}` : troubleText(where, trouble, ctx.full(t.root, rel)));
+  }
+  const item: PlanItem = { ...base(t, 'key-pair'), keyAlgorithm: t.keyAlgorithm };
+  if (key.state === 'present') {
+    item.action = 'reuse';
+    item.uses = [t.key];
+    if (pub.state === 'present') {
+      if (!spkiDer(pub.value).equals(spkiDer(key.value.key))) {
+        return problem(`${pw} does not match ${kw}; tokens signed with the key would not verify: move ${pw} away to have it re-created from ${kw}`);
+      }
+      item.uses.push(t.pub);
+      return { kind: 'item', item };
+    }
+    item.writes = [t.pub];
+    item.notes.push(`${t.pub} is re-created from the existing ${t.key}`);
+    return { kind: 'item', item, material: { key: key.value } };
+  }
+  if (pub.state === 'present') return problem(`${pw} exists but ${kw} does not; restore ${kw}, or move ${pw} away to have a new pair created`);
+  item.writes = [t.key, t.pub];
+  return { kind: 'item', item };
+}
+
+// ------------------------------------------------------------------ kubeconfigs
+
+/** Whether an existing kubeconfig (its current context) belongs to this cluster and identity; notes or a problem. */
+export function judgeKubeconfig(kc: ReadKubeconfig, o: { where: string; ca: Certificate; subject: Subject; allowCertificateFile: boolean }): { problem: string } | { notes: string[]; client?: ReadCertificate } {
+  const { where } = o;
+  const cas = kc.cas?.state === 'present' ? kc.cas.value : [];
+  if (!cas.some((c) => c.der.equals(o.ca.der))) {
+    return { problem: `${where} exists but has got the wrong CA cert (not this cluster's ca.crt); move it away to have it written anew` };
+  }
+  if (!kc.client) {
+    if (kc.parsed.certFile && o.allowCertificateFile) return { notes: [`its client certificate is the file ${kc.parsed.certFile} (rotated by the kubelet); not checked`] };
+    return { problem: `${where} has no client certificate for its current user; move it away to have it written anew` };
+  }
+  if (kc.client.state !== 'present') {
+    const detail = kc.client.state === 'refused' && kc.client.trouble.code === 'unparsable' ? kc.client.trouble.detail : 'cannot be read';
+    return { problem: `${where}: the embedded client certificate ${detail}; move the file away to have it written anew` };
+  }
+  const client = kc.client.value;
+  if (!client.certificate.isSignedBy(o.ca)) return { problem: `${where}: its client certificate is not signed by ca; move it away to have it written anew` };
+  if (!sameSubject(client.facts.subject, o.subject)) {
+    return { problem: `${where}: its client certificate is for ${fmtSubject(client.facts.subject)}, the description wants ${fmtSubject(o.subject)}; move it away to have it written anew` };
+  }
+  return { notes: [], client };
+}
+
+function decideKubeconfig(t: KubeconfigTarget, o: Observer, ctx: DecideContext): Decision {
+  const where = ctx.where(t.root, t.file);
+  const read = o.kubeconfig(t.root, t.file);
+  if (read.state === 'refused') {
+    const trouble = read.trouble;
+    if (trouble.code === 'too-open') return problem(`${where} is readable by others than its owner (mode ${trouble.mode.toString(8).padStart(4, '0')}); run "chmod 600 ${ctx.full(t.root, t.file)}" and try again`);
+    return problem(trouble.code === 'unparsable' && t.policy !== 'renew' ? `${troubleText(where, trouble)}; restore it from a backup or move it away` : troubleText(where, trouble));
+  }
+  const ca = t.csrOnly ? { action: 'external' as const, certWhere: '' } : ctx.cas.get(t.signer);
+  if (!ca) return { kind: 'skip', message: '' }; // the CA has a problem, reported already
+  if (ca.action === 'unusable') return problem(`${t.name}: ${ca.problem}`);
+  const item: PlanItem = {
+    ...base(t, 'kubeconfig'), ca: t.signer, subject: t.subject, keyAlgorithm: t.keyAlgorithm,
+    ...(t.credentials.kind === 'client-certificate' ? { profile: PROFILES.client, validity: t.credentials.validity } : {}),
+  };
+
+  if (t.policy === 'new') {
+    if (read.state === 'present') return problem(`${where} exists; kubepki will not overwrite it: move it away${t.credentials.kind === 'token' ? ' or choose --out' : ''}`);
+    return { kind: 'item', item: { ...item, writes: [t.file] } };
+  }
+
+  if (t.policy === 'renew') {
+    if (read.state === 'missing') return ctx.explicit ? problem(`${where} is missing`) : { kind: 'skip', message: `MISSING! ${t.longName ?? t.name} (${t.name})` };
+    const kc = read.value;
+    if (!kc.parsed.certPem || !kc.parsed.keyPem) {
+      return problem(`${where} has no embedded client certificate and key for its current user${kc.parsed.certFile ? ` (it points to ${kc.parsed.certFile}, which its owner rotates)` : ''}; kubepki renews embedded ones only`);
+    }
+    if (kc.client?.state !== 'present') {
+      const detail = kc.client?.state === 'refused' && kc.client.trouble.code === 'unparsable' ? kc.client.trouble.detail : 'cannot be read';
+      return problem(`${where} (client certificate) ${detail}`);
+    }
+    if (kc.clientKey?.state !== 'present') {
+      const detail = kc.clientKey?.state === 'refused' && kc.clientKey.trouble.code === 'unparsable' ? kc.clientKey.trouble.detail : 'cannot be read';
+      return problem(`${where} (client key) ${detail}`);
+    }
+    if (!spkiDer(kc.clientKey.value.key).equals(kc.client.value.facts.spki)) return problem(`${where} (client key) does not match ${where} (client certificate)`);
+    const material: Material = { kubeconfigText: kc.text, ...(t.keepKey ? { key: kc.clientKey.value } : {}) };
+    if (t.csrOnly) {
+      const facts = kc.client.value.facts;
+      return { kind: 'item', item: { ...item, action: 'renew', writes: [], subject: facts.subject, sans: facts.sans }, material };
+    }
+    if (ca.action === 'external') {
+      return ctx.explicit
+        ? problem(`${t.name} is signed by ${t.signer}, whose key is not here (the CA is managed outside kubepki): have that CA renew it, or write a CSR with --csr-only --csr-dir DIR`)
+        : { kind: 'skip', message: `Detected external ${t.signer}: ${t.name} can't be renewed here (its CA key is kept elsewhere); use --csr-only` };
+    }
+    if (!kc.client.value.certificate.isSignedBy(ca.certificate!)) {
+      return problem(`${t.name}: its certificate is not signed by ${t.signer} (${ca.certWhere}); kubepki will not re-sign it with another CA: restore the right CA, or re-create it with init`);
+    }
+    const facts = kc.client.value.facts;
+    const profile = profileOf(kc.client.value);
+    if ('unknown' in profile) return problem(`${t.name}: its certificate has extended key usages kubepki cannot carry over (${profile.unknown.join(', ')})`);
+    return { kind: 'item', item: { ...item, action: 'renew', writes: [t.file], subject: facts.subject, sans: facts.sans, profile, notAfter: facts.notAfter.toISOString() }, material };
+  }
+
+  // init
+  if (read.state === 'missing') {
+    if (ca.action === 'external') {
+      return problem(`${where} is missing, and ${t.signer} is managed outside kubepki (${ca.certWhere} without its key): have that CA issue it, or provide ${t.signer}.key`);
+    }
+    return { kind: 'item', item: { ...item, writes: [t.file] } };
+  }
+  if (!ca.certificate) return problem(t.mismatch ?? `${where} exists but the cluster CA is to be created, so it belongs to another cluster; move it away`);
+  const verdict = judgeKubeconfig(read.value, { where, ca: ca.certificate, subject: t.subject, allowCertificateFile: t.allowCertificateFile ?? false });
+  if ('problem' in verdict) return problem(t.mismatch ?? verdict.problem);
+  item.notes.push(...verdict.notes);
+  if (verdict.client) {
+    item.notAfter = verdict.client.facts.notAfter.toISOString();
+    if (verdict.client.facts.notAfter < ctx.now) item.notes.push(`its client certificate expired on ${item.notAfter}`);
+  }
+  const server = read.value.parsed.server;
+  if (server !== t.server) item.notes.push(`its server is ${server ?? '(none)'}, the description gives ${t.server}`);
+  return { kind: 'item', item: { ...item, action: 'keep', uses: [t.file] } };
+}
+
+// ------------------------------------------------------------------ generated files, signed certificates, CSRs
+
+function decideGenerated(t: GeneratedTarget, o: Observer, ctx: DecideContext): Decision {
+  const item = base(t, t.shownAs);
+  const problems: string[] = [];
+  for (const f of t.files) {
+    const where = ctx.where(t.root, f.rel);
+    const st = o.file(t.root, f.rel);
+    if (st.state === 'missing') item.writes.push(f.rel);
+    else if (st.state === 'refused') problems.push(st.trouble.code === 'not-a-file' ? `${where} is ${st.trouble.what}; move it away` : troubleText(where, st.trouble));
+    else if (t.policy === 'new') problems.push(t.exists?.(where) ?? `${where} exists; kubepki will not overwrite it: move it away`);
+    else if (st.data.toString() === f.data()) item.uses.push(f.rel);
+    else problems.push(`${where} differs from what the description gives; kubepki will not overwrite it: move it away to have it written anew`);
+  }
+  if (problems.length) return problems.length === 1 ? problem(problems[0]!) : { kind: 'problem', message: problems.join('\n') };
+  item.action = item.writes.length ? 'create' : 'keep';
+  return { kind: 'item', item };
+}
+
+function decideNew(t: SignedTarget | CsrTarget, o: Observer, ctx: DecideContext): Decision {
+  const files = t.kind === 'signed' ? [t.file] : [t.key, t.csr];
+  for (const rel of files) {
+    const st = o.file(t.root, rel);
+    if (st.state === 'refused') return problem(troubleText(ctx.where(t.root, rel), st.trouble));
+    if (st.state === 'file') return problem(t.exists?.(ctx.where(t.root, rel)) ?? `${ctx.where(t.root, rel)} already exists; kubepki will not overwrite it`);
+  }
+  if (t.kind === 'signed') {
+    const ca = ctx.cas.get(t.ca);
+    if (!ca || ca.action === 'unusable') return { kind: 'skip', message: '' };
+    return { kind: 'item', item: { ...base(t, 'signed'), ca: t.ca, subject: t.subject, sans: t.sans, profile: t.profile, validity: t.validity, writes: files } };
+  }
+  return { kind: 'item', item: { ...base(t, 'csr'), subject: t.subject, sans: t.sans, keyAlgorithm: t.keyAlgorithm, writes: files }, ...(t.reuseKey ? { material: { key: t.reuseKey } } : {}) };
+}
+
+export function decide(t: Target, o: Observer, ctx: DecideContext): Decision {
+  switch (t.kind) {
+    case 'certificate': return decideCertificate(t, o, ctx);
+    case 'key-pair': return decideKeyPair(t, o, ctx);
+    case 'kubeconfig': return decideKubeconfig(t, o, ctx);
+    case 'generated': return decideGenerated(t, o, ctx);
+    case 'signed':
+    case 'csr': return decideNew(t, o, ctx);
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * What each command wants, as targets built from the catalog and the
+ * description: the whole control plane (init), the CAs a command signs with,
+ * a node's bundle, the certificates to renew. Every path, mode, subject and
+ * signer comes from lib/pki/catalog.ts.
+ */
+import { flagFileContent, type FlagContext } from '../components/flags.js';
+import type { ClusterSpec, NodeSpec } from '../config/spec.js';
+import { serverURL } from '../kubeconfig/kubeconfig.js';
+import {
+  FLAG_FILES, KEY_PAIRS, KUBECONFIGS, PROFILES, bundleEntries, caEntry, certPath, certificatesFor, generatedFor, keyPath, validityFor,
+  type CAName, type CertEntry, type KubeconfigEntry, type Root,
+} from '../pki/catalog.js';
+import { Observer } from './observe.js';
+import type { CertTarget, GeneratedTarget, KeyPairTarget, KubeconfigTarget, Target } from './targets.js';
+
+/** The description as seen from one node of the inventory. */
+export function nodeSpec(spec: ClusterSpec, node: NodeSpec): ClusterSpec {
+  return { ...spec, nodeName: node.name, advertiseAddress: node.addresses[0]!, nodeAddresses: node.addresses };
+}
+
+export function certTarget(entry: CertEntry, spec: ClusterSpec, o: { policy: CertTarget['policy']; root?: Root; prefix?: string; keepKey?: boolean } ): CertTarget {
+  const profile = PROFILES[entry.profile];
+  const at = (rel: string) => (o.prefix ? `${o.prefix}/${rel}` : rel);
+  return {
+    kind: 'certificate',
+    id: at(entry.name),
+    name: entry.name,
+    root: o.root ?? 'certs',
+    policy: o.policy,
+    isCA: profile.isCA,
+    cert: at(certPath(entry)),
+    key: at(keyPath(entry)),
+    ...(entry.ca ? { ca: entry.ca } : {}),
+    ...(o.policy === 'renew' ? {} : { subject: entry.subject(spec), sans: entry.sans(spec) }),
+    profile,
+    validity: validityFor(profile, spec),
+    keyAlgorithm: spec.encryptionAlgorithm,
+    consumers: entry.consumers,
+    longName: entry.longName,
+    ...(o.keepKey ? { keepKey: true } : {}),
+  };
+}
+
+export function kubeconfigTarget(entry: KubeconfigEntry, spec: ClusterSpec, o: { policy: KubeconfigTarget['policy']; root?: Root; prefix?: string; server?: string; keepKey?: boolean; token?: string; file?: string }): KubeconfigTarget {
+  const file = o.file ?? (o.prefix ? `${o.prefix}/${entry.file}` : entry.file);
+  return {
+    kind: 'kubeconfig',
+    id: o.prefix ? `${o.prefix}/${entry.name}` : entry.name,
+    name: entry.name,
+    root: o.root ?? 'kubeconfigs',
+    policy: o.policy,
+    file,
+    signer: entry.signer,
+    subject: entry.subject(spec),
+    server: o.server ?? serverURL(spec, entry.server),
+    clusterName: spec.clusterName,
+    credentials: entry.credentials === 'token' ? { kind: 'token', token: o.token! } : { kind: 'client-certificate', validity: spec.certificateValidity },
+    keyAlgorithm: spec.encryptionAlgorithm,
+    consumers: entry.consumers,
+    longName: entry.longName,
+    // A kubelet that rotates its own client certificate points kubelet.conf at a file.
+    ...(entry.name === 'kubelet.conf' ? { allowCertificateFile: true } : {}),
+    ...(o.keepKey ? { keepKey: true } : {}),
+  };
+}
+
+/** The CAs a command signs with: they must exist here with their keys (policy require). */
+export function authorityTargets(spec: ClusterSpec, names: readonly CAName[]): CertTarget[] {
+  return names.map((n) => certTarget(caEntry(n), spec, { policy: 'require' }));
+}
+
+/** A component's flag files (flags, env, and the kubelet's config or etcdctl's env), grouped as plans show them. */
+export function flagTargets(spec: ClusterSpec, externalCAs: () => ReadonlySet<CAName>): GeneratedTarget[] {
+  const ctx = (): FlagContext => ({ spec, externalCAs: externalCAs() });
+  const groups = new Map<string, GeneratedTarget>();
+  for (const entry of generatedFor(FLAG_FILES, spec.etcd.external)) {
+    const name = entry.component!;
+    let g = groups.get(name);
+    if (!g) {
+      g = { kind: 'generated', shownAs: 'flags', id: `flags/${name}`, name, root: 'flags', policy: 'generated', files: [], consumers: [] };
+      groups.set(name, g);
+    }
+    let memo: string | undefined;
+    g.files.push({ rel: entry.file, role: 'generated', data: () => (memo ??= flagFileContent(entry, ctx())) });
+  }
+  return [...groups.values()];
+}
+
+/**
+ * Everything init writes: the certificates (CAs first), the key pairs, the
+ * kubeconfigs and the flag files. The flag files' content depends on which
+ * CAs are managed elsewhere, known once the CAs are decided.
+ */
+export function clusterTargets(spec: ClusterSpec, o: { kubeconfigs: boolean; flags: boolean; externalCAs: () => ReadonlySet<CAName> }): Target[] {
+  const targets: Target[] = certificatesFor(spec).map((e) => certTarget(e, spec, { policy: 'init' }));
+  for (const pair of KEY_PAIRS) {
+    const t: KeyPairTarget = {
+      kind: 'key-pair', id: pair.name, name: pair.name, root: 'certs', policy: 'init', key: pair.key, pub: pair.pub,
+      keyAlgorithm: spec.encryptionAlgorithm, consumers: pair.consumers, longName: pair.longName,
+    };
+    targets.push(t);
+  }
+  if (o.kubeconfigs) targets.push(...KUBECONFIGS.map((k) => kubeconfigTarget(k, spec, { policy: 'init' })));
+  if (o.flags) targets.push(...flagTargets(spec, o.externalCAs));
+  return targets;
+}
+
+/** One node's bundle under the bundles root: its own certificates and kubeconfigs, and its CAs' certificates. */
+export function bundleTargets(cluster: ClusterSpec, node: NodeSpec, caPem: (name: CAName) => string): Target[] {
+  const spec = nodeSpec(cluster, node);
+  const { certificates, kubeconfigs, cas } = bundleEntries(cluster, node.role);
+  const copies: GeneratedTarget[] = cas.map((name) => ({
+    kind: 'generated', shownAs: 'generated', id: `${node.name}/${name}.crt`, name: `${name} certificate`, root: 'nodes', policy: 'generated',
+    files: [{ rel: `${node.name}/${certPath(caEntry(name))}`, role: 'cert', data: () => caPem(name) }], consumers: [],
+  }));
+  return [
+    ...copies,
+    ...certificates.map((e) => certTarget(e, spec, { policy: 'init', root: 'nodes', prefix: node.name })),
+    // The kubelet's server is the cluster's endpoint, not the node's own address.
+    ...kubeconfigs.map((k) => kubeconfigTarget(k, spec, { policy: 'init', root: 'nodes', prefix: node.name, server: serverURL(cluster, 'endpoint') })),
+  ];
+}
+
+/** Every renewable certificate of this cluster: the leaves, and the kubeconfigs' embedded client certificates. */
+export function renewableTargets(spec: ClusterSpec, keepKey: boolean): (CertTarget | KubeconfigTarget)[] {
+  return [
+    ...certificatesFor(spec).filter((e) => e.ca).map((e) => certTarget(e, spec, { policy: 'renew', keepKey })),
+    ...KUBECONFIGS.map((k) => kubeconfigTarget(k, spec, { policy: 'renew', keepKey })),
+  ];
+}
+
+
+/**
+ * CAs whose certificate is here without its key: managed outside kubepki
+ * (kubeadm's external CA mode). Judged from what is there, without reading
+ * a certificate: enough for the flags they change.
+ */
+export function externalCAsOnDisk(spec: ClusterSpec, observer = new Observer({ certs: spec.certificatesDir })): Set<CAName> {
+  return new Set(certificatesFor(spec).filter((e) => !e.ca && observer.file('certs', certPath(e)).state !== 'missing' && observer.file('certs', keyPath(e)).state === 'missing').map((e) => e.name as CAName));
+}

@@ -1,0 +1,105 @@
+/**
+ * Make: the files of one plan item, in memory, from the run's context (keys
+ * made ahead, signers, what decide kept aside). Nothing here touches the
+ * disk: the run stages what this returns in its transaction.
+ */
+import { createPublicKey } from 'node:crypto';
+import { buildKubeconfig, replaceClientCredentials } from '../kubeconfig/kubeconfig.js';
+import { algorithmOfKey, type AlgorithmName } from '../pki/algorithms.js';
+import { MODES, type CAName } from '../pki/catalog.js';
+import type { Certificate } from '../pki/certificate.js';
+import { issueCertificate, validityFrom } from '../pki/issue.js';
+import { KeyPair, publicKeyToPem, type KeyPool } from '../pki/keys.js';
+import { keySigner, withCertificate, type Signer } from '../pki/signer.js';
+import type { Material } from './decide.js';
+import type { PlanItem } from './plan.js';
+import type { NewFile } from './transaction.js';
+import type { Target } from './targets.js';
+
+export interface MakeContext {
+  now: number;
+  pool: KeyPool;
+  targets: ReadonlyMap<string, Target>;
+  materials: ReadonlyMap<string, Material>;
+  /** Signers by CA; a CA made in this run adds its own. */
+  signer(name: CAName): Signer;
+  addSigner(name: CAName, signer: Signer): void;
+  /** A CA's certificate, whether or not its key is here (bootstrap kubeconfigs embed it). */
+  caCertificate(name: CAName): Certificate;
+}
+
+/** The key an item gets: the one decide kept (renew --keep-key, sa.pub), or a new one. */
+async function keyFor(item: PlanItem, ctx: MakeContext): Promise<KeyPair> {
+  const kept = ctx.materials.get(item.id)?.key;
+  if (kept) return new KeyPair(kept.algorithm, { privateKey: kept.key });
+  return ctx.pool.take(item.keyAlgorithm as AlgorithmName);
+}
+
+async function certificateFor(item: PlanItem, ctx: MakeContext, publicKey: { spki: Buffer; algorithm: KeyPair['algorithm'] }, self?: KeyPair) {
+  return issueCertificate({
+    subject: item.subject!,
+    sans: item.sans ?? { dns: [], ips: [] },
+    profile: item.profile!,
+    publicKey: publicKey.spki,
+    publicKeyAlgorithm: publicKey.algorithm,
+    ...validityFrom(ctx.now, item.validity!),
+    ...(self ? { selfSigner: keySigner(self.privateKey, self.algorithm) } : { issuer: ctx.signer(item.ca!) }),
+  });
+}
+
+const file = (rel: string, data: string, role: keyof typeof MODES, item: PlanItem): NewFile => ({
+  rel, data, mode: MODES[role], ...(item.action === 'renew' ? { replace: true, step: item.id } : {}),
+});
+
+/** An item's files, and the certificate it issued (renew reports its serial and expiry). */
+export interface Made {
+  files: NewFile[];
+  certificate?: Certificate;
+}
+
+export async function make(item: PlanItem, ctx: MakeContext): Promise<Made> {
+  const target = ctx.targets.get(item.id)!;
+  switch (target.kind) {
+    case 'certificate': {
+      const key = await keyFor(item, ctx);
+      const certificate = await certificateFor(item, ctx, key, target.isCA ? key : undefined);
+      if (target.isCA) ctx.addSigner(target.name as CAName, withCertificate(keySigner(key.privateKey, key.algorithm, { kind: 'file', path: item.key ?? target.key }), certificate));
+      return { files: [file(target.cert, certificate.pem, 'cert', item), file(target.key, key.privateKeyPem, 'key', item)], certificate };
+    }
+    case 'key-pair': {
+      const kept = ctx.materials.get(item.id)?.key;
+      if (kept) return { files: [file(target.pub, publicKeyToPem(kept.key), 'pub', item)] };
+      const key = await ctx.pool.take(target.keyAlgorithm);
+      return { files: [file(target.key, key.privateKeyPem, 'key', item), file(target.pub, key.publicKeyPem, 'pub', item)] };
+    }
+    case 'kubeconfig': {
+      if (target.credentials.kind === 'token') {
+        const data = buildKubeconfig({
+          clusterName: target.clusterName, server: target.server, caPem: ctx.caCertificate(target.signer).pem, user: target.subject.cn, credentials: { token: target.credentials.token },
+        });
+        return { files: [file(target.file, data, 'kubeconfig', item)] };
+      }
+      const key = await keyFor(item, ctx);
+      const certificate = await certificateFor(item, ctx, key);
+      const caPem = ctx.signer(target.signer).certificate.pem;
+      const text = ctx.materials.get(item.id)?.kubeconfigText;
+      const data = item.action === 'renew' && text !== undefined
+        ? replaceClientCredentials(text, { certPem: certificate.pem, keyPem: key.privateKeyPem, caPem })
+        : buildKubeconfig({ clusterName: target.clusterName, server: target.server, caPem, user: item.subject!.cn, credentials: { certPem: certificate.pem, keyPem: key.privateKeyPem } });
+      return { files: [file(target.file, data, 'kubeconfig', item)], certificate };
+    }
+    case 'generated':
+      return { files: target.files.filter((f) => item.writes.includes(f.rel)).map((f) => file(f.rel, f.data(), f.role, item)) };
+    case 'signed': {
+      const algorithm = algorithmOfKey(createPublicKey({ key: target.spki, format: 'der', type: 'spki' }))!;
+      const certificate = await certificateFor(item, ctx, { spki: target.spki, algorithm });
+      return { files: [file(target.file, certificate.pem, 'cert', item)], certificate };
+    }
+    case 'csr': {
+      const { createCsr } = await import('../pki/csr.js');
+      const key = await keyFor(item, ctx);
+      const csr = await createCsr({ subject: item.subject!, sans: item.sans!, spki: key.spki, signer: keySigner(key.privateKey, key.algorithm) });
+      return { files: [file(target.key, key.privateKeyPem, 'key', item), file(target.csr, csr, 'csr', item)] };
+    }
+  }
+}

@@ -1,0 +1,238 @@
+/**
+ * Observe: what is on disk, read by one reader with one set of refusals.
+ * Paths are looked at without following symbolic links (nor through them);
+ * a symbolic link, a folder or anything but a regular file where a file
+ * should be is refused, as is a private key or kubeconfig that others may
+ * read. Existing certificates, keys and kubeconfigs are parsed here, so that
+ * the planner (decide.ts) is pure: it judges typed observations, never text.
+ */
+import { lstatSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describeSystemError } from '../errors.js';
+import { parseKubeconfig, type ParsedKubeconfig } from '../kubeconfig/kubeconfig.js';
+import type { Algorithm } from '../pki/algorithms.js';
+import { MODES } from '../pki/catalog.js';
+import { Certificate } from '../pki/certificate.js';
+import { parsePrivateKeyPem, parsePublicKeyPem } from '../pki/keys.js';
+import type { CertificateFacts, X509Certificate } from '../pki/x509.js';
+import type { KeyObject } from 'node:crypto';
+import { targetPaths, type Target } from './targets.js';
+
+/** Why a file cannot be used: the one set of refusals. */
+export type Trouble =
+  | { code: 'not-a-file'; what: string }
+  | { code: 'unreadable'; reason: string }
+  /** It does not hold what it should (a certificate, a key, a kubeconfig): `detail` says how ("holds no PEM certificate"). */
+  | { code: 'unparsable'; detail: string }
+  /** A secret others than its owner may read. */
+  | { code: 'too-open'; mode: number };
+
+export type FileState =
+  | { state: 'missing' }
+  | { state: 'file'; data: Buffer; mode: number }
+  | { state: 'refused'; trouble: Trouble };
+
+export type Read<T> = { state: 'missing' } | { state: 'present'; value: T } | { state: 'refused'; trouble: Trouble };
+
+export interface ReadCertificate {
+  x509: X509Certificate;
+  facts: CertificateFacts;
+  certificate: Certificate;
+}
+export interface ReadKey {
+  key: KeyObject;
+  algorithm: Algorithm;
+  pem: string;
+}
+export interface ReadKubeconfig {
+  text: string;
+  parsed: ParsedKubeconfig;
+  /** Its current user's embedded client certificate and key, when it has them. */
+  client?: Read<ReadCertificate>;
+  clientKey?: Read<ReadKey>;
+  /** The CA certificates it embeds (a bundle), or why they cannot be read. */
+  cas?: Read<Certificate[]>;
+}
+
+/** What a path is, without following links: the one question the observer asks the file system. */
+export type PathKind = { type: 'file' | 'dir' | 'symlink' | 'other'; mode: number };
+
+/**
+ * Where observations come from: the disk, or (in the planner's unit tests) a
+ * map in memory. `stat` returns undefined for a path that does not exist and
+ * throws a system error for one that cannot be looked at.
+ */
+export interface FileSource {
+  stat(file: string): PathKind | undefined;
+  read(file: string): Buffer;
+}
+
+export const DISK: FileSource = {
+  stat(file) {
+    const st = lstatSync(file, { throwIfNoEntry: false });
+    if (!st) return undefined;
+    return { type: st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other', mode: st.mode & 0o777 };
+  },
+  read: (file) => readFileSync(file),
+};
+
+function kindOf(st: PathKind): string {
+  if (st.type === 'dir') return 'a directory';
+  if (st.type === 'symlink') return 'a symbolic link';
+  return 'not a regular file';
+}
+
+/** The readers of a run: file states are read once and remembered, and a folder found missing makes everything under it missing without another system call. */
+export class Observer {
+  private readonly states = new Map<string, FileState>();
+  private readonly folders = new Map<string, FileState | 'dir'>();
+  private x509?: typeof import('../pki/x509.js');
+
+  constructor(readonly dirs: Readonly<Record<string, string>>, private readonly source: FileSource = DISK) {}
+
+  dir(root: string): string {
+    const d = this.dirs[root];
+    if (d === undefined) throw new Error(`no directory for ${root}`);
+    return d;
+  }
+
+  /** The full X.509 parser, loaded when there is a certificate to read (an empty folder never loads it). */
+  async prepare(targets: readonly Target[]): Promise<void> {
+    if (this.x509) return;
+    const any = targets.some((t) => targetPaths(t).some((rel) => this.file(t.root, rel).state === 'file'));
+    if (any) this.x509 = await import('../pki/x509.js');
+  }
+
+  private folder(dir: string, rel: string): FileState | 'dir' {
+    const key = path.join(dir, rel);
+    let known = this.folders.get(key);
+    if (known) return known;
+    const up = path.dirname(rel);
+    if (up !== '.') {
+      const parent = this.folder(dir, up);
+      if (parent !== 'dir') {
+        known = parent.state === 'refused' ? parent : { state: 'missing' };
+        this.folders.set(key, known);
+        return known;
+      }
+    }
+    try {
+      const st = this.source.stat(key);
+      known = !st ? { state: 'missing' } : st.type === 'dir' ? 'dir' : { state: 'refused', trouble: { code: 'not-a-file', what: `inside ${rel}, which is ${kindOf(st)}` } };
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      known = code === 'ENOTDIR' ? { state: 'missing' } : { state: 'refused', trouble: { code: 'unreadable', reason: describeSystemError(e) } };
+    }
+    this.folders.set(key, known);
+    return known;
+  }
+
+  /** One file's state, lstat'ed (with each parent up to the root's folder), never followed. */
+  file(root: string, rel: string): FileState {
+    const dir = this.dir(root);
+    const key = `${root}:${rel}`;
+    const known = this.states.get(key);
+    if (known) return known;
+    let st: FileState;
+    const up = path.dirname(rel);
+    const parent = up === '.' ? 'dir' : this.folder(dir, up);
+    if (parent !== 'dir') st = parent;
+    else st = readRegular(path.join(dir, rel), this.source);
+    this.states.set(key, st);
+    return st;
+  }
+
+  /** Forget these files' contents once decided about (a fleet's bundles are not held in memory). */
+  release(root: string, rels: readonly string[]): void {
+    for (const rel of rels) this.states.delete(`${root}:${rel}`);
+  }
+
+  certificate(root: string, rel: string): Read<ReadCertificate> {
+    return this.parse(root, rel, (data) => this.readCertificate(data));
+  }
+
+  privateKey(root: string, rel: string): Read<ReadKey> {
+    const st = this.file(root, rel);
+    if (st.state === 'file' && st.mode & 0o077 & ~MODES.key) return { state: 'refused', trouble: { code: 'too-open', mode: st.mode } };
+    return this.parse(root, rel, (data) => ({ ...parsePrivateKeyPem(data), pem: data.toString() }));
+  }
+
+  publicKey(root: string, rel: string): Read<KeyObject> {
+    return this.parse(root, rel, (data) => parsePublicKeyPem(data));
+  }
+
+  kubeconfig(root: string, rel: string): Read<ReadKubeconfig> {
+    const st = this.file(root, rel);
+    if (st.state === 'file' && st.mode & 0o077 & ~MODES.kubeconfig) return { state: 'refused', trouble: { code: 'too-open', mode: st.mode } };
+    return this.parse(root, rel, (data) => {
+      const text = data.toString();
+      const parsed = parseKubeconfig(text);
+      const out: ReadKubeconfig = { text, parsed };
+      if (parsed.certPem !== undefined) out.client = attempt(() => this.readCertificate(parsed.certPem!));
+      if (parsed.keyPem !== undefined) out.clientKey = attempt(() => ({ ...parsePrivateKeyPem(parsed.keyPem!), pem: parsed.keyPem! }));
+      if (parsed.caPem !== undefined) out.cas = attempt(() => Certificate.allFromPem(parsed.caPem!, 'bundle'));
+      return out;
+    });
+  }
+
+  private readCertificate(text: string | Buffer): ReadCertificate {
+    const x509 = this.x509!.parseCertificatePem(text);
+    return { x509, facts: this.x509!.certificateFacts(x509), certificate: Certificate.fromDer(Buffer.from(x509.rawData)) };
+  }
+
+  private parse<T>(root: string, rel: string, read: (data: Buffer) => T): Read<T> {
+    const st = this.file(root, rel);
+    if (st.state !== 'file') return st;
+    try {
+      return { state: 'present', value: read(st.data) };
+    } catch (e) {
+      return { state: 'refused', trouble: { code: 'unparsable', detail: (e as Error).message } };
+    }
+  }
+}
+
+function attempt<T>(read: () => T): Read<T> {
+  try {
+    return { state: 'present', value: read() };
+  } catch (e) {
+    return { state: 'refused', trouble: { code: 'unparsable', detail: (e as Error).message } };
+  }
+}
+
+/** Read a regular file, refusing anything else (the one rule for every file kubepki reads). */
+export function readRegular(file: string, source: FileSource = DISK): FileState {
+  let st;
+  try {
+    st = source.stat(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOTDIR') return { state: 'missing' };
+    return { state: 'refused', trouble: { code: 'unreadable', reason: describeSystemError(e) } };
+  }
+  if (!st) return { state: 'missing' };
+  if (st.type !== 'file') return { state: 'refused', trouble: { code: 'not-a-file', what: kindOf(st) } };
+  try {
+    return { state: 'file', data: source.read(file), mode: st.mode };
+  } catch (e) {
+    return { state: 'refused', trouble: { code: 'unreadable', reason: describeSystemError(e) } };
+  }
+}
+
+/** What is wrong with a file, in words that follow its name ("is a directory"). */
+export function troubleDetail(t: Trouble): string {
+  switch (t.code) {
+    case 'not-a-file': return `is ${t.what}`;
+    case 'unreadable': return `cannot be read: ${t.reason}`;
+    case 'unparsable': return t.detail;
+    case 'too-open': return `is readable by others than its owner (mode ${t.mode.toString(8).padStart(4, '0')})`;
+  }
+}
+
+/** A refusal in words: where, what is wrong, what to do (the one wording of every refusal). */
+export function troubleText(where: string, t: Trouble, full?: string): string {
+  switch (t.code) {
+    case 'not-a-file': return `${where} ${troubleDetail(t)}; kubepki reads and writes regular files only: move it away`;
+    case 'too-open': return `${where} ${troubleDetail(t)}; run "chmod 600 ${full ?? where}" and try again`;
+    default: return `${where} ${troubleDetail(t)}`;
+  }
+}

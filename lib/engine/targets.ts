@@ -1,0 +1,132 @@
+/**
+ * Targets: what a command wants on disk, one per artifact (a certificate and
+ * its key, a key pair, a kubeconfig, a generated file, a CSR...), built from
+ * the catalog and the description. A target says where its files go and
+ * which policy decides about what is already there; the planner (decide.ts)
+ * turns targets and what is on disk (observe.ts) into the plan.
+ */
+import type { AlgorithmName } from '../pki/algorithms.js';
+import type { AltNames, CAName, Consumer, FileRole, Profile, Subject } from '../pki/catalog.js';
+import type { ReadKey } from './observe.js';
+import type { RunRoot } from './plan.js';
+
+/**
+ * What to do with what is already there:
+ * - init: create what is missing, reuse a CA with its key, keep what matches, refuse what does not;
+ * - require: it must be there and usable (a CA to sign with); nothing is written;
+ * - renew: replace what is there (backing it up); what is missing is skipped, or refused when named;
+ * - generated: write when missing, keep when identical, refuse when different;
+ * - new: write when missing, refuse when anything is there (never overwrite).
+ */
+export type Policy = 'init' | 'require' | 'renew' | 'generated' | 'new';
+
+interface TargetBase {
+  /** Unique in a plan: the catalog name, prefixed for node bundles ("w-1/kubelet-server"). */
+  id: string;
+  /** The catalog's name. */
+  name: string;
+  root: RunRoot;
+  consumers: readonly Consumer[];
+  /** kubeadm's long name, for renew's messages. */
+  longName?: string;
+}
+
+export interface CertTarget extends TargetBase {
+  kind: 'certificate';
+  policy: 'init' | 'require' | 'renew';
+  isCA: boolean;
+  /** Paths under the root. */
+  cert: string;
+  key: string;
+  /** The CA that signs it (leaves). */
+  ca?: CAName;
+  /** What the description asks for (renew takes them from the existing certificate instead). */
+  subject?: Subject;
+  sans?: AltNames;
+  profile: Profile;
+  validity: number;
+  keyAlgorithm: AlgorithmName;
+  /** renew: keep the existing key. */
+  keepKey?: boolean;
+  /** renew --csr-only: an external CA will sign; its key need not be here. */
+  csrOnly?: boolean;
+}
+
+export interface KeyPairTarget extends TargetBase {
+  kind: 'key-pair';
+  policy: 'init';
+  key: string;
+  pub: string;
+  keyAlgorithm: AlgorithmName;
+}
+
+export interface KubeconfigTarget extends TargetBase {
+  kind: 'kubeconfig';
+  policy: 'init' | 'renew' | 'new';
+  file: string;
+  /** The CA it embeds and that signs its client certificate. */
+  signer: CAName;
+  subject: Subject;
+  server: string;
+  clusterName: string;
+  credentials: { kind: 'client-certificate'; validity: number } | { kind: 'token'; token: string };
+  keyAlgorithm: AlgorithmName;
+  keepKey?: boolean;
+  csrOnly?: boolean;
+  /** A kubeconfig whose client certificate is a file its owner rotates (the kubelet's) is kept, not judged. */
+  allowCertificateFile?: boolean;
+  /** The words for an existing file that is not this cluster's kubeconfig for this identity (instead of the judgement's). */
+  mismatch?: string;
+}
+
+export interface GeneratedTarget extends TargetBase {
+  kind: 'generated';
+  policy: 'generated' | 'new';
+  /** How plans show it: a component's flag files, or another generated file. */
+  shownAs: 'flags' | 'generated';
+  files: { rel: string; role: FileRole; /** Made when the file is written (a fresh token, say). */ data: () => string }[];
+  /** Under policy 'new', the words for a file that is there already (kubepki never overwrites it). */
+  exists?: (where: string) => string;
+}
+
+/** A certificate for a public key kubepki did not make (certs sign: a node's CSR). */
+export interface SignedTarget extends TargetBase {
+  kind: 'signed';
+  policy: 'new';
+  file: string;
+  ca: CAName;
+  subject: Subject;
+  sans: AltNames;
+  profile: Profile;
+  spki: Buffer;
+  validity: number;
+  /** The words for a file that is there already (kubepki never overwrites it). */
+  exists?: (where: string) => string;
+}
+
+/** A new key and a CSR for an external CA (renew --csr-only). */
+export interface CsrTarget extends TargetBase {
+  kind: 'csr';
+  policy: 'new';
+  key: string;
+  csr: string;
+  subject: Subject;
+  sans: AltNames;
+  keyAlgorithm: AlgorithmName;
+  /** The key to reuse (renew --keep-key). */
+  reuseKey?: ReadKey;
+  exists?: (where: string) => string;
+}
+
+export type Target = CertTarget | KeyPairTarget | KubeconfigTarget | GeneratedTarget | SignedTarget | CsrTarget;
+
+/** Every path a target writes or reads, relative to its root. */
+export function targetPaths(t: Target): string[] {
+  switch (t.kind) {
+    case 'certificate': return [t.cert, t.key];
+    case 'key-pair': return [t.key, t.pub];
+    case 'csr': return [t.key, t.csr];
+    case 'generated': return t.files.map((f) => f.rel);
+    default: return [t.file];
+  }
+}
