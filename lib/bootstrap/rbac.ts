@@ -4,7 +4,7 @@
  * tokens may create CSRs, their first node-client CSR is approved
  * automatically, and so are the nodes' renewals.
  */
-import { KUBECONFIGS } from '../pki/catalog.js';
+import { KUBECONFIGS, NODE_IDENTITY } from '../pki/catalog.js';
 import { DEFAULT_GROUP } from './token.js';
 
 /** The group of admin.conf's identity, bound to cluster-admin (kubeadm >= 1.29). */
@@ -23,7 +23,7 @@ export function bootstrapRbac(group: string = DEFAULT_GROUP): Record<string, unk
   return [
     binding('kubeadm:kubelet-bootstrap', 'system:node-bootstrapper', bootstrappers),
     binding('kubeadm:node-autoapprove-bootstrap', 'system:certificates.k8s.io:certificatesigningrequests:nodeclient', bootstrappers),
-    binding('kubeadm:node-autoapprove-certificate-rotation', 'system:certificates.k8s.io:certificatesigningrequests:selfnodeclient', { kind: 'Group', name: 'system:nodes' }),
+    binding('kubeadm:node-autoapprove-certificate-rotation', 'system:certificates.k8s.io:certificatesigningrequests:selfnodeclient', { kind: 'Group', name: NODE_IDENTITY.group }),
     {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'ClusterRole',

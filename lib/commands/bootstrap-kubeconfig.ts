@@ -22,8 +22,8 @@ export async function runBootstrapKubeconfig(o: BootstrapKubeconfigOptions): Pro
   const out = o.out === '-' ? undefined : path.resolve(o.out ?? path.join(spec.kubeconfigDir, BOOTSTRAP_KUBECONFIG.file));
   const run = new Run({ dirs: { certs: rootDir(spec, 'certs'), kubeconfigs: out ? path.dirname(out) : rootDir(spec, 'kubeconfigs') } });
   // Only the CA's certificate is embedded: a CA managed elsewhere (no key here) is fine.
-  await run.decide(authorityTargets(spec, ['ca']));
-  const ca = run.ca('ca')!;
+  await run.decide(authorityTargets(spec, [BOOTSTRAP_KUBECONFIG.signer]));
+  const ca = run.ca(BOOTSTRAP_KUBECONFIG.signer)!;
   if (ca.action === 'unusable') throw new UserError(ca.problem!);
   const target = kubeconfigTarget(BOOTSTRAP_KUBECONFIG, spec, { policy: 'new', token: o.token, file: out ? path.basename(out) : BOOTSTRAP_KUBECONFIG.file });
   if (!out) {

@@ -6,13 +6,12 @@ import path from 'node:path';
 import { loadSpec, type OverrideFlag } from '../config/load.js';
 import { parseDuration } from '../durations.js';
 import { UserError } from '../errors.js';
-import { missingKeyText } from '../engine/decide.js';
 import { authorityTargets } from '../engine/desired.js';
 import { rootDir } from '../engine/roots.js';
 import { Run } from '../engine/run.js';
 import type { KubeconfigTarget } from '../engine/targets.js';
 import { serverURL } from '../kubeconfig/kubeconfig.js';
-import { caEntry, keyPath, userKubeconfigFile } from '../pki/catalog.js';
+import { USER_KUBECONFIG } from '../pki/catalog.js';
 
 export interface UserOptions extends Partial<Record<OverrideFlag, unknown>> {
   config?: string;
@@ -40,17 +39,15 @@ export async function runKubeconfigUser(options: UserOptions): Promise<number> {
     validity = ms;
   }
   const toStdout = options.out === '-';
-  const out = toStdout ? undefined : path.resolve(options.out ?? path.join(spec.kubeconfigDir, userKubeconfigFile(name)));
+  const out = toStdout ? undefined : path.resolve(options.out ?? path.join(spec.kubeconfigDir, USER_KUBECONFIG.file(name)));
   const subject = { cn: name, ...(orgs.length ? { o: orgs } : {}) };
   const run = new Run({ dirs: { certs: rootDir(spec, 'certs'), kubeconfigs: out ? path.dirname(out) : rootDir(spec, 'kubeconfigs') } });
-  await run.decide(authorityTargets(spec, ['ca']));
-  const ca = run.ca('ca')!;
-  if (ca.action === 'unusable') throw new UserError(ca.problem!);
-  if (ca.action === 'external') throw new UserError(missingKeyText(path.join(run.dir('certs'), keyPath(caEntry('ca'))), 'ca'));
+  await run.decide(authorityTargets(spec, [USER_KUBECONFIG.signer]));
+  run.requireSigner(USER_KUBECONFIG.signer);
 
   const target: KubeconfigTarget = {
-    kind: 'kubeconfig', id: `user/${name}`, name, root: 'kubeconfigs', policy: 'init', file: out ? path.basename(out) : userKubeconfigFile(name),
-    signer: 'ca', subject, server: serverURL(spec, 'endpoint'), clusterName: spec.clusterName,
+    kind: 'kubeconfig', id: `user/${name}`, name, root: 'kubeconfigs', policy: 'init', file: out ? path.basename(out) : USER_KUBECONFIG.file(name),
+    signer: USER_KUBECONFIG.signer, subject, server: serverURL(spec, 'endpoint'), clusterName: spec.clusterName,
     credentials: { kind: 'client-certificate', validity }, keyAlgorithm: spec.encryptionAlgorithm, consumers: [],
     mismatch: `${out} exists and is not a kubeconfig of this cluster for ${name}; kubepki will not overwrite it: move it away or choose --out`,
   };

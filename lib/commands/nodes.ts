@@ -7,11 +7,10 @@
 import path from 'node:path';
 import { loadSpec, type OverrideFlag } from '../config/load.js';
 import { UserError } from '../errors.js';
-import { missingKeyText } from '../engine/decide.js';
 import { authorityTargets, bundleTargets } from '../engine/desired.js';
 import { rootDir } from '../engine/roots.js';
 import { Run, eachLimit } from '../engine/run.js';
-import { bundleEntries, caEntry, keyPath, type CAName } from '../pki/catalog.js';
+import { bundleEntries, type CAName } from '../pki/catalog.js';
 
 export interface NodesOptions extends Partial<Record<OverrideFlag, unknown>> {
   config?: string;
@@ -33,11 +32,7 @@ export async function runNodesIssue(o: NodesOptions): Promise<number> {
   // The CAs the bundles need, from the catalog: they must be here, with their keys.
   const cas = [...new Set(nodes.flatMap((n) => bundleEntries(spec, n.role).cas))];
   await run.decide(authorityTargets(spec, cas));
-  for (const name of cas) {
-    const ca = run.ca(name);
-    if (ca?.action === 'unusable') throw new UserError(ca.problem!);
-    if (ca?.action === 'external') throw new UserError(missingKeyText(path.join(run.dir('certs'), keyPath(caEntry(name))), name));
-  }
+  for (const name of cas) run.requireSigner(name);
   await run.recover(['nodes']);
   const caPem = (name: CAName) => run.ca(name)!.certificate!.pem;
 

@@ -8,7 +8,6 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { loadSpec, type OverrideFlag } from '../config/load.js';
 import { describeSystemError, UserError } from '../errors.js';
-import { missingKeyText } from '../engine/decide.js';
 import { authorityTargets } from '../engine/desired.js';
 import { DISK, readRegular, troubleText } from '../engine/observe.js';
 import type { RunRoot } from '../engine/plan.js';
@@ -17,7 +16,7 @@ import { Run } from '../engine/run.js';
 import type { SignedTarget } from '../engine/targets.js';
 import { judgeCsr } from '../nodes/policy.js';
 import { algorithmOfKey } from '../pki/algorithms.js';
-import { PROFILES, caEntry, keyPath, signedCertificateFile } from '../pki/catalog.js';
+import { NODE_CSR_SIGNER, PROFILES, signedCertificateFile } from '../pki/catalog.js';
 
 export interface SignOptions extends Partial<Record<OverrideFlag, unknown>> {
   config?: string;
@@ -49,10 +48,8 @@ export async function runSign(o: SignOptions): Promise<number> {
   const outDirs = [...new Set(files.map((f) => (o.outDir ? path.resolve(o.outDir) : path.dirname(f))))];
   const rootOf = (dir: string): RunRoot => `dir:${dir}`;
   const run = new Run({ dirs: { certs: rootDir(spec, 'certs'), ...Object.fromEntries(outDirs.map((d) => [rootOf(d), d])) } });
-  await run.decide(authorityTargets(spec, ['ca']));
-  const ca = run.ca('ca')!;
-  if (ca.action === 'unusable') throw new UserError(ca.problem!);
-  if (ca.action === 'external') throw new UserError(missingKeyText(path.join(run.dir('certs'), keyPath(caEntry('ca'))), 'ca'));
+  await run.decide(authorityTargets(spec, [NODE_CSR_SIGNER]));
+  run.requireSigner(NODE_CSR_SIGNER);
 
   const refused: string[] = [];
   const targets: SignedTarget[] = [];
@@ -76,7 +73,7 @@ export async function runSign(o: SignOptions): Promise<number> {
     const id = path.join(dir, rel);
     if (targets.some((t) => t.id === id)) throw new UserError(`two CSRs would both be written to ${id}; sign them separately or rename one. Nothing was written`);
     targets.push({
-      kind: 'signed', id, name: path.basename(file), root: rootOf(dir), policy: 'new', file: rel, ca: 'ca',
+      kind: 'signed', id, name: path.basename(file), root: rootOf(dir), policy: 'new', file: rel, ca: NODE_CSR_SIGNER,
       subject: verdict.subject, sans: verdict.sans, profile: verdict.kind === 'serving' ? PROFILES.server : PROFILES.client,
       spki: verdict.spki, validity: spec.certificateValidity, consumers: [],
       exists: (where) => `${where} already exists; kubepki will not overwrite it: move it away or choose --out-dir`,

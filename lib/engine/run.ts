@@ -12,11 +12,11 @@
  */
 import path from 'node:path';
 import { UserError } from '../errors.js';
-import type { CAName } from '../pki/catalog.js';
+import { caEntry, keyPath, type CAName } from '../pki/catalog.js';
 import type { Certificate } from '../pki/certificate.js';
 import { KeyPool } from '../pki/keys.js';
 import { keySigner, withCertificate, type Signer } from '../pki/signer.js';
-import { decide, type CAState, type DecideContext, type Material } from './decide.js';
+import { decide, missingKeyText, type CAState, type DecideContext, type Material } from './decide.js';
 import { make, type MakeContext } from './make.js';
 import { Observer, type FileSource } from './observe.js';
 import { emptyPlan, type Plan, type PlanItem, type RunRoot } from './plan.js';
@@ -117,6 +117,17 @@ export class Run {
     this.plan.items.push(...items);
     if (o.release) for (const t of targets) this.observer.release(t.root, targetPaths(t));
     return items;
+  }
+
+  /**
+   * The CA a command must sign with: an error a person can act on when it
+   * cannot (not here, unreadable, or its key kept elsewhere). Call after its
+   * authority target was decided.
+   */
+  requireSigner(name: CAName): void {
+    const ca = this.ctx.cas.get(name);
+    if (ca?.action === 'unusable') throw new UserError(ca.problem!);
+    if (ca?.action === 'external') throw new UserError(missingKeyText(path.join(this.dir('certs'), keyPath(caEntry(name))), name));
   }
 
   /** What decide kept aside for an item (an existing key, a kubeconfig's text). */

@@ -143,6 +143,8 @@ export interface CertEntry {
   longName: string;
   subject: (spec: ClusterSpec) => Subject;
   sans: (spec: ClusterSpec) => AltNames;
+  /** The SAN rule in words, for people (docs/catalog.md). */
+  sanRule: string;
   /** Only with local (stacked) etcd. */
   etcd?: true;
   scope: Scope;
@@ -214,6 +216,7 @@ export const CERTIFICATES: readonly CertEntry[] = [
     longName: 'self-signed Kubernetes CA to provision identities for other Kubernetes components',
     subject: () => ({ cn: 'kubernetes' }),
     sans: caSANs('kubernetes'),
+    sanRule: 'DNS: its CN',
     consumers: [
       { component: 'kube-apiserver', flag: '--client-ca-file', file: 'cert' },
       // The API server verifies the kubelets' serving certificates (kubeadm leaves this open).
@@ -234,6 +237,7 @@ export const CERTIFICATES: readonly CertEntry[] = [
     longName: 'certificate for serving the Kubernetes API',
     subject: () => ({ cn: 'kube-apiserver' }),
     sans: apiServerSANs,
+    sanRule: 'DNS: node name, kubernetes, kubernetes.default, kubernetes.default.svc, kubernetes.default.svc.<dnsDomain>; IP: the first address of each service CIDR, the advertise address; the controlPlaneEndpoint host; apiServer.certSANs',
     consumers: [
       { component: 'kube-apiserver', flag: '--tls-cert-file', file: 'cert' },
       { component: 'kube-apiserver', flag: '--tls-private-key-file', file: 'key' },
@@ -248,6 +252,7 @@ export const CERTIFICATES: readonly CertEntry[] = [
     longName: 'certificate for the API server to connect to kubelet',
     subject: () => ({ cn: 'kube-apiserver-kubelet-client', o: ['kubeadm:cluster-admins'] }),
     sans: NONE,
+    sanRule: 'none',
     consumers: [
       { component: 'kube-apiserver', flag: '--kubelet-client-certificate', file: 'cert' },
       { component: 'kube-apiserver', flag: '--kubelet-client-key', file: 'key' },
@@ -263,6 +268,7 @@ export const CERTIFICATES: readonly CertEntry[] = [
     // The identity a kubelet-serving CSR would carry (kubernetes.io/kubelet-serving).
     subject: (spec) => nodeSubject(spec.nodeName),
     sans: (spec) => altNames([spec.nodeName], spec.nodeAddresses),
+    sanRule: 'DNS: node name; IP: the node\'s addresses',
     consumers: [
       { component: 'kubelet', setting: 'tlsCertFile', file: 'cert' },
       { component: 'kubelet', setting: 'tlsPrivateKeyFile', file: 'key' },
@@ -276,6 +282,7 @@ export const CERTIFICATES: readonly CertEntry[] = [
     longName: 'self-signed CA to provision identities for front proxy',
     subject: () => ({ cn: 'front-proxy-ca' }),
     sans: caSANs('front-proxy-ca'),
+    sanRule: 'DNS: its CN',
     consumers: [
       { component: 'kube-apiserver', flag: '--requestheader-client-ca-file', file: 'cert' },
       { component: 'kube-controller-manager', flag: '--requestheader-client-ca-file', file: 'cert' },
@@ -290,6 +297,7 @@ export const CERTIFICATES: readonly CertEntry[] = [
     longName: 'certificate for the front proxy client',
     subject: () => ({ cn: 'front-proxy-client' }),
     sans: NONE,
+    sanRule: 'none',
     consumers: [
       { component: 'kube-apiserver', flag: '--proxy-client-cert-file', file: 'cert' },
       { component: 'kube-apiserver', flag: '--proxy-client-key-file', file: 'key' },
@@ -304,6 +312,7 @@ export const CERTIFICATES: readonly CertEntry[] = [
     longName: 'self-signed CA to provision identities for etcd',
     subject: () => ({ cn: 'etcd-ca' }),
     sans: caSANs('etcd-ca'),
+    sanRule: 'DNS: its CN',
     externalEtcd: { cert: 'caFile' },
     consumers: [
       { component: 'kube-apiserver', flag: '--etcd-cafile', file: 'cert' },
@@ -322,6 +331,7 @@ export const CERTIFICATES: readonly CertEntry[] = [
     longName: 'certificate for serving etcd',
     subject: (spec) => ({ cn: spec.nodeName }),
     sans: etcdSANs((spec) => spec.etcd.serverCertSANs),
+    sanRule: 'DNS: node name, localhost; IP: the node\'s addresses, 127.0.0.1, ::1; etcd.serverCertSANs',
     consumers: [
       { component: 'etcd', flag: '--cert-file', file: 'cert' },
       { component: 'etcd', flag: '--key-file', file: 'key' },
@@ -337,6 +347,7 @@ export const CERTIFICATES: readonly CertEntry[] = [
     longName: 'certificate for etcd nodes to communicate with each other',
     subject: (spec) => ({ cn: spec.nodeName }),
     sans: etcdSANs((spec) => spec.etcd.peerCertSANs),
+    sanRule: 'DNS: node name, localhost; IP: the node\'s addresses, 127.0.0.1, ::1; etcd.peerCertSANs',
     consumers: [
       { component: 'etcd', flag: '--peer-cert-file', file: 'cert' },
       { component: 'etcd', flag: '--peer-key-file', file: 'key' },
@@ -352,6 +363,7 @@ export const CERTIFICATES: readonly CertEntry[] = [
     longName: 'certificate for liveness probes to healthcheck etcd',
     subject: () => ({ cn: 'kube-etcd-healthcheck-client' }),
     sans: NONE,
+    sanRule: 'none',
     consumers: [
       { component: 'etcdctl', flag: '--cert', file: 'cert' },
       { component: 'etcdctl', flag: '--key', file: 'key' },
@@ -367,6 +379,7 @@ export const CERTIFICATES: readonly CertEntry[] = [
     longName: 'certificate the apiserver uses to access etcd',
     subject: () => ({ cn: 'kube-apiserver-etcd-client' }),
     sans: NONE,
+    sanRule: 'none',
     externalEtcd: { cert: 'certFile', key: 'keyFile' },
     consumers: [
       { component: 'kube-apiserver', flag: '--etcd-certfile', file: 'cert' },
@@ -527,8 +540,17 @@ export const BOOTSTRAP_KUBECONFIG: KubeconfigEntry = {
   consumers: [{ component: 'kubelet', flag: '--bootstrap-kubeconfig', file: 'kubeconfig' }],
 };
 
-/** A kubeconfig for a person or a tool (kubeconfig user): <name>.conf in the kubeconfig dir. */
-export const userKubeconfigFile = (user: string) => `${user}.conf`;
+/** A kubeconfig for a person or a tool (kubeconfig user): <name>.conf in the kubeconfig dir, its client certificate signed by kubernetes-ca. */
+export const USER_KUBECONFIG = { signer: 'ca' as CAName, file: (user: string) => `${user}.conf` };
+export const userKubeconfigFile = USER_KUBECONFIG.file;
+
+/**
+ * Who signs node CSRs offline (certs sign): kubernetes-ca, as the
+ * controller-manager's csrsigning controller does for kubelet client
+ * (kubernetes.io/kube-apiserver-client-kubelet) and serving
+ * (kubernetes.io/kubelet-serving) CSRs with --cluster-signing-*.
+ */
+export const NODE_CSR_SIGNER: CAName = 'ca';
 
 // ------------------------------------------------------------------ files derived from the description
 
