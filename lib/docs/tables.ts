@@ -1,0 +1,118 @@
+/**
+ * The catalog as Markdown: the README's certificate table and
+ * docs/catalog.md, generated (scripts/gen-docs.mjs) and checked by a test
+ * (test/docs.test.ts), so that the documentation never drifts from what
+ * kubepki writes.
+ */
+import type { ClusterSpec } from '../config/spec.js';
+import { DEFAULTS } from '../config/spec.js';
+import {
+  BACKUPS, BOOTSTRAP_KUBECONFIG, BOOTSTRAP_TOKEN_SECRETS, CERTIFICATES, FLAG_FILES, KEY_PAIRS, KUBECONFIGS, MODES, NODE_BUNDLES, PROFILES, RBAC_MANIFEST,
+  SERVICES, TOKEN_FILE, UNITS, certPath, consumerName, csrFiles, keyPath, restartOrder, signedCertificateFile, userKubeconfigFile,
+  type CertEntry, type Subject,
+} from '../pki/catalog.js';
+
+/** A description whose node-dependent values show as placeholders. */
+const PLACEHOLDER = {
+  nodeName: '<node name>', clusterName: DEFAULTS.clusterName, dnsDomain: DEFAULTS.dnsDomain, nodeAddresses: [], serviceSubnets: [],
+  apiServerCertSANs: [], etcd: { external: false, serverCertSANs: [], peerCertSANs: [], members: [] },
+} as unknown as ClusterSpec;
+
+const html = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\|/g, '\\|');
+const subjectText = (s: Subject) => [...(s.o ?? []).map((o) => `O=${o}`), `CN=${s.cn}`].join(', ');
+const mode = (m: number) => m.toString(8).padStart(4, '0');
+const table = (head: string[], rows: string[][]) => [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+const files = (e: CertEntry) => `${certPath(e)}, ${keyPath(e).split('/').pop()!.replace(/^.*\./, '.')}`;
+
+/** The README's table: every certificate and key pair init writes, with kubeadm's names. */
+export function readmeCertificateTable(): string {
+  const rows = CERTIFICATES.map((e) => [e.name, files(e), e.ca ?? 'self', html(subjectText(e.subject(PLACEHOLDER)))]);
+  for (const k of KEY_PAIRS) rows.push([k.name, `${k.key}, ${k.pub}`, '–', '(key pair)']);
+  return table(['name', `files (under \`${DEFAULTS.certificatesDir}\`)`, 'signed by', 'subject'], rows);
+}
+
+const usages = (e: CertEntry) => {
+  const p = PROFILES[e.profile];
+  const ku = p.keyUsage.map((u) => (u === 'keyEncipherment' ? 'keyEncipherment (RSA only)' : u)).join(', ');
+  return `${ku}${p.extKeyUsage.length ? `; ${p.extKeyUsage.join(', ')}` : ''}`;
+};
+
+/** docs/catalog.md: everything kubepki writes, where, with which mode, who signs it and who reads it. */
+export function catalogMarkdown(): string {
+  const certs = table(
+    ['name', 'files', 'modes', 'signed by', 'subject', 'SANs', 'usages', 'validity', 'scope', 'read by'],
+    CERTIFICATES.map((e) => [
+      e.name + (e.etcd ? ' (local etcd)' : ''), files(e), `${mode(MODES.cert)}, ${mode(MODES.key)}`, e.ca ?? 'self', html(subjectText(e.subject(PLACEHOLDER))),
+      html(e.sanRule), usages(e), PROFILES[e.profile].validity === 'ca' ? 'caCertificateValidityPeriod' : 'certificateValidityPeriod', e.scope,
+      e.consumers.map((c) => `\`${consumerName(c)}\``).join('<br>'),
+    ]),
+  );
+  const pairs = table(['name', 'files', 'modes', 'scope', 'read by'], KEY_PAIRS.map((k) => [
+    k.name, `${k.key}, ${k.pub}`, `${mode(MODES.key)}, ${mode(MODES.pub)}`, k.scope, k.consumers.map((c) => `\`${consumerName(c)}\``).join('<br>'),
+  ]));
+  const kubeconfigs = table(['file', 'credentials', 'user (CN)', 'O', 'server', 'mode', 'scope', 'read by'], [...KUBECONFIGS, BOOTSTRAP_KUBECONFIG].map((k) => {
+    const s = k.subject(PLACEHOLDER);
+    return [k.file, k.credentials === 'token' ? 'token' : `client certificate signed by ${k.signer}`, html(s.cn), html((s.o ?? []).join(', ') || '–'),
+      k.server === 'endpoint' ? 'controlPlaneEndpoint (or this node)' : "this node's address", mode(MODES.kubeconfig), k.scope,
+      k.consumers.map((c) => `\`${consumerName(c)}\``).join('<br>') || '–'];
+  }));
+  const generated = table(['file', 'directory', 'what', 'mode', 'scope'], [...FLAG_FILES, ...UNITS, RBAC_MANIFEST].map((g) => [
+    g.file, g.root === 'flags' ? 'flags dir' : g.root === 'units' ? '`render systemd --out`' : '`render rbac --out`', g.format, mode(MODES.generated), g.scope,
+  ]));
+  const other = table(['what', 'where', 'mode'], [
+    ['static token file (`token file`)', `<cert dir>/${TOKEN_FILE.file} (bootstrap.tokenAuthFile)`, mode(MODES[TOKEN_FILE.role])],
+    ['bootstrap token Secret (`token create`)', html(`<kubeconfig dir>/${BOOTSTRAP_TOKEN_SECRETS.dir}/${BOOTSTRAP_TOKEN_SECRETS.file('<id>')}`), mode(MODES[BOOTSTRAP_TOKEN_SECRETS.role])],
+    ['a user\'s kubeconfig (`kubeconfig user`)', html(`<kubeconfig dir>/${userKubeconfigFile('<name>')}`), mode(MODES.kubeconfig)],
+    ['key and CSR (`certs renew --csr-only`)', html(`<csr dir>/${csrFiles('<name>').key}, ${csrFiles('<name>').csr}`), `${mode(MODES.key)}, ${mode(MODES.csr)}`],
+    ['signed certificate (`certs sign`)', html(`beside the CSR: ${signedCertificateFile('<name>.csr')}`), mode(MODES.cert)],
+    ['node bundles (`nodes issue`)', html(`<kubeconfig dir>/${NODE_BUNDLES.dir}/<node>/`), 'as each file above'],
+    ['copies of replaced files (`certs renew`)', html(`<kubeconfig dir>/${BACKUPS.dir}/<UTC time>/`), `${mode(MODES.backup)} (folders ${mode(MODES.backupDir)})`],
+  ]);
+  return [
+    '# The catalog',
+    '',
+    '<!-- Generated from lib/pki/catalog.ts by scripts/gen-docs.mjs; test/docs.test.ts checks it. Do not edit by hand. -->',
+    '',
+    'Everything kubepki writes, from the one table in `lib/pki/catalog.ts`. Scope says whose it is:',
+    '`cluster` (one for the whole cluster), `control-plane` (each control-plane node has its own),',
+    '`node` (each node has its own); node bundles (`kubepki nodes issue`) carry the last two.',
+    '',
+    '## Certificates',
+    '',
+    certs,
+    '',
+    '## Key pairs',
+    '',
+    pairs,
+    '',
+    '## Kubeconfigs',
+    '',
+    kubeconfigs,
+    '',
+    '## Files derived from the description',
+    '',
+    'Written when absent, kept when identical, never overwritten when different.',
+    '',
+    generated,
+    '',
+    '## Other files',
+    '',
+    other,
+    '',
+    '## Restart order',
+    '',
+    `After renewing, components restart in this order: ${restartOrder(SERVICES.map((s) => s.name)).join(', ')}.`,
+    '',
+  ].join('\n');
+}
+
+/** The markers the README's generated table sits between. */
+export const README_MARKERS = { begin: '<!-- catalog:certificates (generated by scripts/gen-docs.mjs) -->', end: '<!-- /catalog:certificates -->' };
+
+/** The README with its generated block replaced. */
+export function withReadmeTable(readme: string): string {
+  const begin = readme.indexOf(README_MARKERS.begin);
+  const end = readme.indexOf(README_MARKERS.end);
+  if (begin < 0 || end < begin) throw new Error(`README.md has no ${README_MARKERS.begin} ... ${README_MARKERS.end} block`);
+  return `${readme.slice(0, begin + README_MARKERS.begin.length)}\n${readmeCertificateTable()}\n${readme.slice(end)}`;
+}
