@@ -81,6 +81,9 @@ function base(t: Target, kind: ItemKind): PlanItem {
   return { id: t.id, name: t.name, kind, root: t.root, action: 'create', writes: [], uses: [], notes: [], consumers: t.consumers.map(consumerName) };
 }
 
+/** What is wrong with something embedded that could not be read. */
+const readDetail = (r: Read<unknown> | undefined) => (r?.state === 'refused' && r.trouble.code === 'unparsable' ? r.trouble.detail : 'cannot be read');
+
 /** The state's trouble, or undefined when it can be read (or is absent). */
 const troubleOf = <T>(r: Read<T>): Trouble | undefined => (r.state === 'refused' ? r.trouble : undefined);
 
@@ -157,47 +160,18 @@ function decideCA(t: CertTarget, item: PlanItem, have: { cert?: ReadCertificate;
   return { kind: 'item', item: { ...item, writes: [t.cert, t.key], key: ctx.full(t.root, t.key) } };
 }
 
-/** Why a CA cannot sign a leaf here (its state is unknown: it had a problem, reported already; or it is elsewhere). */
-function signerTrouble(ca: CAState | undefined): 'unknown' | 'external' | undefined {
-  if (!ca) return 'unknown';
-  if (ca.action === 'external') return 'external';
-  return undefined;
-}
-
 function decideLeaf(t: CertTarget, item: PlanItem, have: { cert?: ReadCertificate; key?: ReadKey }, ctx: DecideContext): Decision {
   const cw = ctx.where(t.root, t.cert);
   const kw = ctx.where(t.root, t.key);
   const caName = t.ca!;
-  if (t.policy === 'renew' && t.csrOnly) {
-    if (!have.cert && !have.key) return ctx.explicit ? problem(`${cw} is missing`) : { kind: 'skip', message: `MISSING! ${t.longName ?? t.name} (${t.name})` };
+  if (t.policy === 'renew') {
+    if (!have.cert && !have.key) return missingForRenew(t, cw, ctx);
     if (!have.cert || !have.key) return problem(`${have.cert ? kw : cw} is missing`);
-    return { kind: 'item', item: { ...item, action: 'renew', writes: [], subject: have.cert.facts.subject, sans: have.cert.facts.sans }, ...(t.keepKey ? { material: { key: have.key } } : {}) };
+    return decideRenewal(t, item, { current: have.cert, writes: [t.cert, t.key], ...(t.keepKey ? { material: { key: have.key } } : {}) }, ctx);
   }
   const ca = ctx.cas.get(caName);
   if (!ca) return { kind: 'skip', message: '' }; // its CA has a problem, reported already
   if (ca.action === 'unusable') return problem(`${t.name}: ${ca.problem}`);
-
-  if (t.policy === 'renew') {
-    if (!have.cert && !have.key) {
-      return ctx.explicit ? problem(`${cw} is missing`) : { kind: 'skip', message: `MISSING! ${t.longName ?? t.name} (${t.name})` };
-    }
-    if (!have.cert || !have.key) return problem(`${have.cert ? kw : cw} is missing`);
-    if (signerTrouble(ca) === 'external') {
-      return ctx.explicit
-        ? problem(`${t.name} is signed by ${caName}, whose key is not here (the CA is managed outside kubepki): have that CA renew it, or write a CSR with --csr-only --csr-dir DIR`)
-        : { kind: 'skip', message: `Detected external ${caName}: ${t.name} can't be renewed here (its CA key is kept elsewhere); use --csr-only` };
-    }
-    if (!have.cert.certificate.isSignedBy(ca.certificate!)) {
-      return problem(`${t.name}: its certificate is not signed by ${caName} (${ca.certWhere}); kubepki will not re-sign it with another CA: restore the right CA, or re-create it with init`);
-    }
-    const profile = profileOf(have.cert);
-    if ('unknown' in profile) return problem(`${t.name}: its certificate has extended key usages kubepki cannot carry over (${profile.unknown.join(', ')})`);
-    return {
-      kind: 'item',
-      item: { ...item, action: 'renew', writes: [t.cert, t.key], subject: have.cert.facts.subject, sans: have.cert.facts.sans, profile },
-      ...(t.keepKey ? { material: { key: have.key } } : {}),
-    };
-  }
 
   if (have.cert && have.key) {
     if (!ca.certificate) {
@@ -215,6 +189,38 @@ function decideLeaf(t: CertTarget, item: PlanItem, have: { cert?: ReadCertificat
     return problem(`${cw} is missing, and ${caName} is managed outside kubepki (${ca.certWhere} without its key): have that CA issue ${cw} and ${kw}, or provide the CA key`);
   }
   return { kind: 'item', item: { ...item, writes: [t.cert, t.key] } };
+}
+
+/** renew: a missing certificate is an error when named, skipped (and said) for "all". */
+function missingForRenew(t: CertTarget | KubeconfigTarget, where: string, ctx: DecideContext): Decision {
+  return ctx.explicit ? problem(`${where} is missing`) : { kind: 'skip', message: `MISSING! ${t.longName ?? t.name} (${t.name})` };
+}
+
+/**
+ * renew, for a certificate file and a kubeconfig's client certificate alike:
+ * the same subject, SANs and usages as the current certificate, by the CA that
+ * signed it (renew --csr-only: for an external CA, whose key need not be here).
+ */
+function decideRenewal(t: CertTarget | KubeconfigTarget, item: PlanItem, o: { current: ReadCertificate; writes: string[]; material?: Material }, ctx: DecideContext): Decision {
+  const caName = t.kind === 'certificate' ? t.ca! : t.signer;
+  const facts = o.current.facts;
+  const carried = { subject: facts.subject, sans: facts.sans, notAfter: facts.notAfter.toISOString() };
+  const withMaterial = o.material ? { material: o.material } : {};
+  if (t.csrOnly) return { kind: 'item', item: { ...item, ...carried, action: 'renew', writes: [] }, ...withMaterial };
+  const ca = ctx.cas.get(caName);
+  if (!ca) return { kind: 'skip', message: '' }; // its CA has a problem, reported already
+  if (ca.action === 'unusable') return problem(`${t.name}: ${ca.problem}`);
+  if (ca.action === 'external') {
+    return ctx.explicit
+      ? problem(`${t.name} is signed by ${caName}, whose key is not here (the CA is managed outside kubepki): have that CA renew it, or write a CSR with --csr-only --csr-dir DIR`)
+      : { kind: 'skip', message: `Detected external ${caName}: ${t.name} can't be renewed here (its CA key is kept elsewhere); use --csr-only` };
+  }
+  if (!o.current.certificate.isSignedBy(ca.certificate!)) {
+    return problem(`${t.name}: its certificate is not signed by ${caName} (${ca.certWhere}); kubepki will not re-sign it with another CA: restore the right CA, or re-create it with init`);
+  }
+  const profile = profileOf(o.current);
+  if ('unknown' in profile) return problem(`${t.name}: its certificate has extended key usages kubepki cannot carry over (${profile.unknown.join(', ')})`);
+  return { kind: 'item', item: { ...item, ...carried, action: 'renew', writes: o.writes, profile }, ...withMaterial };
 }
 
 /** The problem with keeping an existing leaf as the one the description asks for, or undefined when it can be kept. */
@@ -274,10 +280,7 @@ export function judgeKubeconfig(kc: ReadKubeconfig, o: { where: string; ca: Cert
     if (kc.parsed.certFile && o.allowCertificateFile) return { notes: [`its client certificate is the file ${kc.parsed.certFile} (rotated by the kubelet); not checked`] };
     return { problem: `${where} has no client certificate for its current user; move it away to have it written anew` };
   }
-  if (kc.client.state !== 'present') {
-    const detail = kc.client.state === 'refused' && kc.client.trouble.code === 'unparsable' ? kc.client.trouble.detail : 'cannot be read';
-    return { problem: `${where}: the embedded client certificate ${detail}; move the file away to have it written anew` };
-  }
+  if (kc.client.state !== 'present') return { problem: `${where}: the embedded client certificate ${readDetail(kc.client)}; move the file away to have it written anew` };
   const client = kc.client.value;
   if (!client.certificate.isSignedBy(o.ca)) return { problem: `${where}: its client certificate is not signed by ca; move it away to have it written anew` };
   if (!sameSubject(client.facts.subject, o.subject)) {
@@ -294,51 +297,30 @@ function decideKubeconfig(t: KubeconfigTarget, o: Observer, ctx: DecideContext):
     if (trouble.code === 'too-open') return problem(`${where} is readable by others than its owner (mode ${trouble.mode.toString(8).padStart(4, '0')}); run "chmod 600 ${ctx.full(t.root, t.file)}" and try again`);
     return problem(trouble.code === 'unparsable' && t.policy !== 'renew' ? `${troubleText(where, trouble)}; restore it from a backup or move it away` : troubleText(where, trouble));
   }
-  const ca = t.csrOnly ? { action: 'external' as const, certWhere: '' } : ctx.cas.get(t.signer);
-  if (!ca) return { kind: 'skip', message: '' }; // the CA has a problem, reported already
-  if (ca.action === 'unusable') return problem(`${t.name}: ${ca.problem}`);
   const item: PlanItem = {
     ...base(t, 'kubeconfig'), ca: t.signer, subject: t.subject, keyAlgorithm: t.keyAlgorithm,
     ...(t.credentials.kind === 'client-certificate' ? { profile: PROFILES.client, validity: t.credentials.validity } : {}),
   };
 
-  if (t.policy === 'new') {
-    if (read.state === 'present') return problem(`${where} exists; kubepki will not overwrite it: move it away${t.credentials.kind === 'token' ? ' or choose --out' : ''}`);
-    return { kind: 'item', item: { ...item, writes: [t.file] } };
-  }
-
   if (t.policy === 'renew') {
-    if (read.state === 'missing') return ctx.explicit ? problem(`${where} is missing`) : { kind: 'skip', message: `MISSING! ${t.longName ?? t.name} (${t.name})` };
+    if (read.state === 'missing') return missingForRenew(t, where, ctx);
     const kc = read.value;
     if (!kc.parsed.certPem || !kc.parsed.keyPem) {
       return problem(`${where} has no embedded client certificate and key for its current user${kc.parsed.certFile ? ` (it points to ${kc.parsed.certFile}, which its owner rotates)` : ''}; kubepki renews embedded ones only`);
     }
-    if (kc.client?.state !== 'present') {
-      const detail = kc.client?.state === 'refused' && kc.client.trouble.code === 'unparsable' ? kc.client.trouble.detail : 'cannot be read';
-      return problem(`${where} (client certificate) ${detail}`);
-    }
-    if (kc.clientKey?.state !== 'present') {
-      const detail = kc.clientKey?.state === 'refused' && kc.clientKey.trouble.code === 'unparsable' ? kc.clientKey.trouble.detail : 'cannot be read';
-      return problem(`${where} (client key) ${detail}`);
-    }
+    if (kc.client?.state !== 'present') return problem(`${where} (client certificate) ${readDetail(kc.client)}`);
+    if (kc.clientKey?.state !== 'present') return problem(`${where} (client key) ${readDetail(kc.clientKey)}`);
     if (!spkiDer(kc.clientKey.value.key).equals(kc.client.value.facts.spki)) return problem(`${where} (client key) does not match ${where} (client certificate)`);
-    const material: Material = { kubeconfigText: kc.text, ...(t.keepKey ? { key: kc.clientKey.value } : {}) };
-    if (t.csrOnly) {
-      const facts = kc.client.value.facts;
-      return { kind: 'item', item: { ...item, action: 'renew', writes: [], subject: facts.subject, sans: facts.sans }, material };
-    }
-    if (ca.action === 'external') {
-      return ctx.explicit
-        ? problem(`${t.name} is signed by ${t.signer}, whose key is not here (the CA is managed outside kubepki): have that CA renew it, or write a CSR with --csr-only --csr-dir DIR`)
-        : { kind: 'skip', message: `Detected external ${t.signer}: ${t.name} can't be renewed here (its CA key is kept elsewhere); use --csr-only` };
-    }
-    if (!kc.client.value.certificate.isSignedBy(ca.certificate!)) {
-      return problem(`${t.name}: its certificate is not signed by ${t.signer} (${ca.certWhere}); kubepki will not re-sign it with another CA: restore the right CA, or re-create it with init`);
-    }
-    const facts = kc.client.value.facts;
-    const profile = profileOf(kc.client.value);
-    if ('unknown' in profile) return problem(`${t.name}: its certificate has extended key usages kubepki cannot carry over (${profile.unknown.join(', ')})`);
-    return { kind: 'item', item: { ...item, action: 'renew', writes: [t.file], subject: facts.subject, sans: facts.sans, profile, notAfter: facts.notAfter.toISOString() }, material };
+    return decideRenewal(t, item, { current: kc.client.value, writes: [t.file], material: { kubeconfigText: kc.text, ...(t.keepKey ? { key: kc.clientKey.value } : {}) } }, ctx);
+  }
+
+  const ca = ctx.cas.get(t.signer);
+  if (!ca) return { kind: 'skip', message: '' }; // the CA has a problem, reported already
+  if (ca.action === 'unusable') return problem(`${t.name}: ${ca.problem}`);
+
+  if (t.policy === 'new') {
+    if (read.state === 'present') return problem(`${where} exists; kubepki will not overwrite it: move it away${t.credentials.kind === 'token' ? ' or choose --out' : ''}`);
+    return { kind: 'item', item: { ...item, writes: [t.file] } };
   }
 
   // init
