@@ -177,7 +177,7 @@ function decideLeaf(t: CertTarget, item: PlanItem, have: { cert?: ReadCertificat
     if (!ca.certificate) {
       return problem(`${cw} exists but its CA (${caName}) is to be created, so it cannot have signed it; move ${cw} and ${kw} away, or restore the CA`);
     }
-    const judged = leafProblem({ cw, kw, have: have.cert, subject: t.subject!, sans: t.sans!, ca: ca.certificate, caName, caWhere: ca.certWhere });
+    const judged = leafProblem({ cw, kw, have: have.cert, subject: t.subject!, sans: t.sans!, profile: t.profile, ca: ca.certificate, caName, caWhere: ca.certWhere });
     if (judged) return problem(judged);
     return { kind: 'item', item: { ...item, action: 'keep', uses: [t.cert, t.key] } };
   }
@@ -188,7 +188,13 @@ function decideLeaf(t: CertTarget, item: PlanItem, have: { cert?: ReadCertificat
   if (ca.action === 'external') {
     return problem(`${cw} is missing, and ${caName} is managed outside kubepki (${ca.certWhere} without its key): have that CA issue ${cw} and ${kw}, or provide the CA key`);
   }
-  return { kind: 'item', item: { ...item, writes: [t.cert, t.key] } };
+  return expiredCA(cw, caName, ca, ctx) ?? { kind: 'item', item: { ...item, writes: [t.cert, t.key] } };
+}
+
+/** A CA that has expired signs nothing usable: what it would sign now would be expired at once (cut to its NotAfter). */
+function expiredCA(what: string, caName: CAName, ca: CAState, ctx: DecideContext): Decision | undefined {
+  if (!ca.certificate || ca.certificate.notAfter > ctx.now) return undefined;
+  return problem(`${what} cannot be issued: its CA ${caName} (${ca.certWhere}) expired on ${ca.certificate.notAfter.toISOString()}, and nothing it signs now would be valid; renew or replace that CA first`);
 }
 
 /** renew: a missing certificate is an error when named, skipped (and said) for "all". */
@@ -218,13 +224,15 @@ function decideRenewal(t: CertTarget | KubeconfigTarget, item: PlanItem, o: { cu
   if (!o.current.certificate.isSignedBy(ca.certificate!)) {
     return problem(`${t.name}: its certificate is not signed by ${caName} (${ca.certWhere}); kubepki will not re-sign it with another CA: restore the right CA, or re-create it with init`);
   }
+  const expired = expiredCA(t.name, caName, ca, ctx);
+  if (expired) return expired;
   const profile = profileOf(o.current);
   if ('unknown' in profile) return problem(`${t.name}: its certificate has extended key usages kubepki cannot carry over (${profile.unknown.join(', ')})`);
   return { kind: 'item', item: { ...item, ...carried, action: 'renew', writes: o.writes, profile }, ...withMaterial };
 }
 
 /** The problem with keeping an existing leaf as the one the description asks for, or undefined when it can be kept. */
-export function leafProblem(o: { cw: string; kw: string; have: ReadCertificate; subject: Subject; sans: AltNames; ca: Certificate; caName: string; caWhere: string }): string | undefined {
+export function leafProblem(o: { cw: string; kw: string; have: ReadCertificate; subject: Subject; sans: AltNames; profile: Profile; ca: Certificate; caName: string; caWhere: string }): string | undefined {
   if (!o.have.certificate.isSignedBy(o.ca)) {
     return `${o.cw} is not signed by ${o.caName} (${o.caWhere}); move ${o.cw} and ${o.kw} away to have them re-created, or restore the matching CA`;
   }
@@ -232,6 +240,11 @@ export function leafProblem(o: { cw: string; kw: string; have: ReadCertificate; 
   if (!sameSubject(o.have.facts.subject, o.subject)) diffs.push(`subject is ${fmtSubject(o.have.facts.subject)}, the description wants ${fmtSubject(o.subject)}`);
   const sanDiff = sanDifference(o.sans, o.have.facts.sans);
   if (sanDiff) diffs.push(`SANs: ${sanDiff}`);
+  // kubeadm checks only SANs; a certificate for the wrong use, or a CA where a leaf should be, is not kept either.
+  const want = [...o.profile.extKeyUsage].sort().join(', ');
+  const have = [...o.have.facts.extKeyUsage].sort().join(', ');
+  if (want !== have) diffs.push(`extended key usages are ${have || '(none)'}, the description wants ${want || '(none)'}`);
+  if (o.have.facts.isCA) diffs.push('it is a CA certificate, the description wants a leaf');
   if (diffs.length) return `${o.cw} does not match the cluster description: ${diffs.join('; ')}. To change it on purpose, move ${o.cw} and ${o.kw} away and run again to have them re-created`;
   return undefined;
 }
@@ -282,6 +295,8 @@ export function judgeKubeconfig(kc: ReadKubeconfig, o: { where: string; ca: Cert
   }
   if (kc.client.state !== 'present') return { problem: `${where}: the embedded client certificate ${readDetail(kc.client)}; move the file away to have it written anew` };
   const client = kc.client.value;
+  if (kc.clientKey?.state !== 'present') return { problem: `${where}: the embedded client key ${kc.clientKey ? readDetail(kc.clientKey) : 'is missing'}; move the file away to have it written anew` };
+  if (!spkiDer(kc.clientKey.value.key).equals(client.facts.spki)) return { problem: `${where}: its client key does not match its client certificate; move the file away to have it written anew` };
   if (!client.certificate.isSignedBy(o.ca)) return { problem: `${where}: its client certificate is not signed by ca; move it away to have it written anew` };
   if (!sameSubject(client.facts.subject, o.subject)) {
     return { problem: `${where}: its client certificate is for ${fmtSubject(client.facts.subject)}, the description wants ${fmtSubject(o.subject)}; move it away to have it written anew` };
@@ -306,6 +321,10 @@ function decideKubeconfig(t: KubeconfigTarget, o: Observer, ctx: DecideContext):
     if (read.state === 'missing') return missingForRenew(t, where, ctx);
     const kc = read.value;
     if (!kc.parsed.certPem || !kc.parsed.keyPem) {
+      // A kubelet that rotates its own client certificate (kubeadm's layout): "all" leaves it to the kubelet, as kubeadm does.
+      if (kc.parsed.certFile && t.allowCertificateFile && !ctx.explicit) {
+        return { kind: 'skip', message: `${t.name}: its client certificate is ${kc.parsed.certFile}, which the kubelet rotates itself; skipped` };
+      }
       return problem(`${where} has no embedded client certificate and key for its current user${kc.parsed.certFile ? ` (it points to ${kc.parsed.certFile}, which its owner rotates)` : ''}; kubepki renews embedded ones only`);
     }
     if (kc.client?.state !== 'present') return problem(`${where} (client certificate) ${readDetail(kc.client)}`);
@@ -328,7 +347,7 @@ function decideKubeconfig(t: KubeconfigTarget, o: Observer, ctx: DecideContext):
     if (ca.action === 'external') {
       return problem(`${where} is missing, and ${t.signer} is managed outside kubepki (${ca.certWhere} without its key): have that CA issue it, or provide ${t.signer}.key`);
     }
-    return { kind: 'item', item: { ...item, writes: [t.file] } };
+    return expiredCA(where, t.signer, ca, ctx) ?? { kind: 'item', item: { ...item, writes: [t.file] } };
   }
   if (!ca.certificate) return problem(t.mismatch ?? `${where} exists but the cluster CA is to be created, so it belongs to another cluster; move it away`);
   const verdict = judgeKubeconfig(read.value, { where, ca: ca.certificate, subject: t.subject, allowCertificateFile: t.allowCertificateFile ?? false });
@@ -372,6 +391,8 @@ function decideNew(t: SignedTarget | CsrTarget, o: Observer, ctx: DecideContext)
   if (t.kind === 'signed') {
     const ca = ctx.cas.get(t.ca);
     if (!ca || ca.action === 'unusable') return { kind: 'skip', message: '' };
+    const expired = expiredCA(ctx.where(t.root, t.file), t.ca, ca, ctx);
+    if (expired) return expired;
     return { kind: 'item', item: { ...base(t, 'signed'), ca: t.ca, subject: t.subject, sans: t.sans, profile: t.profile, validity: t.validity, writes: files } };
   }
   return { kind: 'item', item: { ...base(t, 'csr'), subject: t.subject, sans: t.sans, keyAlgorithm: t.keyAlgorithm, writes: files }, ...(t.reuseKey ? { material: { key: t.reuseKey } } : {}) };

@@ -79,6 +79,7 @@ export const DISK: FileSource = {
 function kindOf(st: PathKind): string {
   if (st.type === 'dir') return 'a directory';
   if (st.type === 'symlink') return 'a symbolic link';
+  if (st.type === 'file') return 'a regular file';
   return 'not a regular file';
 }
 
@@ -148,6 +149,7 @@ export class Observer {
   }
 
   certificate(root: string, rel: string): Read<ReadCertificate> {
+    if (!this.x509 && this.file(root, rel).state === 'file') throw new Error('Observer: certificates are read only after prepare()');
     return this.parse(root, rel, (data) => this.readCertificate(data));
   }
 

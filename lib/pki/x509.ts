@@ -65,7 +65,8 @@ export function certificateFacts(cert: x509.X509Certificate): CertificateFacts {
     subject: { cn: cn[0] ?? '', ...(o.length ? { o } : {}) },
     sans: altNames(names.dns, names.ips),
     isCA: bc?.ca ?? false,
-    extKeyUsage: (eku?.usages ?? []).map((u) => ekuName(String(u))),
+    // Array.from: the library's usages are an Array subclass, and facts are plain data.
+    extKeyUsage: Array.from(eku?.usages ?? [], (u) => ekuName(String(u))),
     notBefore: cert.notBefore,
     notAfter: cert.notAfter,
     serial: cert.serialNumber,
@@ -117,7 +118,7 @@ export async function readCsr(text: string): Promise<CsrFacts> {
     otherAttributes: csr.subjectName.toJSON().flatMap((rdn) => Object.keys(rdn)).filter((k) => k !== OID.commonName && k !== OID.organization && k !== 'CN' && k !== 'O'),
     ...names,
     otherNames: names.other,
-    extKeyUsage: (eku?.usages ?? []).map((u) => ekuName(String(u))),
+    extKeyUsage: Array.from(eku?.usages ?? [], (u) => ekuName(String(u))),
     spki: Buffer.from(csr.publicKey.rawData),
   };
 }
