@@ -103,7 +103,7 @@ async function main() {
     publicKeyAlgorithm: k.ALG,
     notBefore: new Date(now - k.BACKDATE_MS),
     notAfter: new Date(now + 3650 * DAY),
-    selfKey: caKey.privateKey,
+    selfSigner: k.keySigner(caKey.privateKey, caKey.algorithm),
   });
 
   const groupCount = Math.ceil(count / PER_GROUP);
