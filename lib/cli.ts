@@ -29,7 +29,7 @@ function specOptions<T>(y: Argv<T>) {
   for (const { flag, rule } of FLAG_FIELDS) {
     out = out.option(flag.name, {
       type: 'string',
-      coerce: last,
+      ...('repeat' in flag ? { array: true } : { coerce: last }),
       requiresArg: true,
       describe: 'default' in flag ? `${flag.describe} [default: ${flag.default}]` : flag.describe,
       ...('alias' in flag ? { alias: flag.alias } : {}),

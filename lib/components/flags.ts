@@ -59,11 +59,10 @@ export function consumedFiles(spec: ClusterSpec): { consumer: Consumer; path: st
 function fileFlags(component: Component, ctx: FlagContext): Flag[] {
   return consumedFiles(ctx.spec)
     .filter((f) => f.consumer.component === component && f.consumer.flag)
-    .map((f) => {
-      const signing = f.consumer.flag === '--cluster-signing-cert-file' || f.consumer.flag === '--cluster-signing-key-file';
-      // Without the CA key the csrsigning controller must not start (kubeadm: empty values).
-      return [f.consumer.flag!, signing && ctx.externalCAs.has(f.entry as CAName) ? '' : f.path] as const;
-    });
+    // A CA key in a token cannot be read by a component: its signing flags are left out.
+    .filter((f) => !(f.consumer.signs && ctx.spec.caKeys[f.entry as CAName]))
+    // Without the CA key here the csrsigning controller must not start (kubeadm's external CA mode: empty values).
+    .map((f) => [f.consumer.flag!, f.consumer.signs && ctx.externalCAs.has(f.entry as CAName) ? '' : f.path] as const);
 }
 
 const TLS_MIN = 'VersionTLS12';
@@ -120,10 +119,12 @@ function settings(component: ServiceComponent, ctx: FlagContext): Flag[] {
         ['--bind-address', '127.0.0.1'],
         ['--leader-elect', 'true'],
         ['--use-service-account-credentials', 'true'],
-        ['--controllers', '*,bootstrapsigner,tokencleaner'],
+        // With kubernetes-ca's key in a token, the controller-manager cannot sign: csrsigning is off, and nodes get
+        // their certificates from kubepki (certs sign, nodes issue).
+        ['--controllers', spec.caKeys.ca ? '*,bootstrapsigner,tokencleaner,-csrsigning' : '*,bootstrapsigner,tokencleaner'],
         ['--cluster-name', spec.clusterName],
         ['--service-cluster-ip-range', spec.serviceSubnets.join(',')],
-        ['--cluster-signing-duration', durationHours(spec.certificateValidity)],
+        ...(spec.caKeys.ca ? [] : [['--cluster-signing-duration', durationHours(spec.certificateValidity)] as const]),
         ['--tls-min-version', TLS_MIN],
       ];
     case 'kube-scheduler':

@@ -6,11 +6,22 @@
 import { parseDuration } from '../durations.js';
 import { canonicalIP, isDNSName, isSANName, parseCidr, splitHostPort } from '../net.js';
 import { ALGORITHM_NAMES, isAlgorithmName } from '../pki/algorithms.js';
+import { parsePkcs11Uri } from '../pki/pkcs11-uri.js';
 
 /** The longest validity kubepki issues for: 1,000 years of 365.25 days. */
 const MAX_VALIDITY_MS = 1000 * 365.25 * 86_400_000;
 
 export type Rule = (value: string) => string | undefined;
+
+/** What is wrong with a PKCS#11 URI, or undefined. */
+function pkcs11UriComplaint(v: string): string | undefined {
+  try {
+    parsePkcs11Uri(v);
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
 
 export const rules = {
   ip: (v) => (canonicalIP(v) === undefined ? 'is not a valid IP address' : undefined),
@@ -58,6 +69,14 @@ export const rules = {
   // Paths end up in flags that systemd splits at white space ($VAR in ExecStart): none allowed.
   path: (v) => (v.length === 0 ? 'is empty' : /[\s\0"\\]/.test(v) ? 'contains white space, a quote, a backslash or a NUL byte, which component flags cannot carry' : undefined),
   clusterName: (v) => (isDNSName(v) ? undefined : 'is not a valid cluster name (RFC 1123 subdomain)'),
+  // A CA key in a token: NAME=URI on the command line; in YAML each value is checked with pkcs11Uri.
+  caKey: (v) => {
+    const eq = v.indexOf('=');
+    const name = v.slice(0, eq);
+    if (eq < 0 || !['ca', 'front-proxy-ca', 'etcd-ca'].includes(name)) return 'is not NAME=URI with NAME one of ca, front-proxy-ca, etcd-ca (the sa key stays a file: kube-apiserver signs with it)';
+    return pkcs11UriComplaint(v.slice(eq + 1));
+  },
+  pkcs11Uri: pkcs11UriComplaint,
   // External etcd: the API server authenticates to it with a client certificate, so over TLS only.
   etcdEndpoint: (v) => {
     const m = /^(https?):\/\/(.+)$/.exec(v);

@@ -9,11 +9,13 @@ import path from 'node:path';
 import * as v from 'valibot';
 import { LineCounter, parseAllDocuments, isMap, isScalar, type Document } from 'yaml';
 import { describeSystemError, UserError } from '../errors.js';
+import { redactPin } from '../pki/pkcs11-uri.js';
 import { fromKubeadm, fromKubepki } from './adapters.js';
 import { KUBEADM_API_VERSIONS, KUBEADM_IGNORED_KINDS, KUBEPKI_API_VERSION, UNKNOWN_FIELD, kubeadm, kubepkiCluster, type KubeadmVersion, type Parsed } from './schema.js';
 import { FIELDS, type ClusterInput, type Field } from './table.js';
 
-const quote = (value: unknown) => (typeof value === 'string' ? JSON.stringify(value) : String(value));
+/** A value as an error message quotes it (a PIN in a PKCS#11 URI hidden). */
+const quote = (value: unknown) => (typeof value === 'string' ? JSON.stringify(redactPin(value)) : String(value));
 
 function readText(file: string): string {
   let st;

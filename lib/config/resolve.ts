@@ -142,6 +142,7 @@ export function resolveSpec(input: ClusterInput): ClusterSpec {
     encryptionAlgorithm: (input.encryptionAlgorithm ?? DEFAULT_ALGORITHM) as AlgorithmName,
     certificateValidity: input.certificateValidity ? parseDuration(input.certificateValidity)! : DEFAULTS.certificateValidity,
     caCertificateValidity: input.caCertificateValidity ? parseDuration(input.caCertificateValidity)! : DEFAULTS.caCertificateValidity,
+    caKeys: { ...input.caKeys },
   };
 }
 

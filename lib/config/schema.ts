@@ -62,6 +62,7 @@ function valueSchema(kind: Kind, rule: RuleName | undefined, format: 'kubepki' |
     case 'bootstrapMethod': return v.picklist(['bootstrap-token', 'token-file', 'none']);
     // kubeadm: etcd.external is an object; kubepki also takes `true` (no endpoints: none in the API server's flags).
     case 'externalEtcd': return format === 'kubeadm' ? externalEtcd : v.union([v.boolean(), externalEtcd]);
+    case 'caKeys': return strict({ ca: v.optional(checked('pkcs11Uri')), 'front-proxy-ca': v.optional(checked('pkcs11Uri')), 'etcd-ca': v.optional(checked('pkcs11Uri')) });
     case 'etcdMembers': return v.array(strict({
       name: checked('nodeName'),
       address: checked('advertiseAddress'),

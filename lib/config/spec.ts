@@ -45,6 +45,8 @@ export interface ClusterSpec {
   certificateValidity: number;
   /** CA validity, milliseconds. */
   caCertificateValidity: number;
+  /** CAs whose key lives in a PKCS#11 token, by name: the URI (RFC 7512; it holds no PIN). */
+  caKeys: Partial<Record<'ca' | 'front-proxy-ca' | 'etcd-ca', string>>;
 }
 
 export interface NodeSpec {

@@ -41,6 +41,8 @@ export interface ClusterInput {
   encryptionAlgorithm?: string;
   certificateValidity?: string;
   caCertificateValidity?: string;
+  /** Where CA keys live when not in <cert dir>/<ca>.key: PKCS#11 URIs by CA name. */
+  caKeys?: Partial<Record<'ca' | 'front-proxy-ca' | 'etcd-ca', string>>;
 }
 
 /**
@@ -48,7 +50,7 @@ export interface ClusterInput {
  * YAML may type as a number ('scalar'), a list of checked strings, a port, a
  * boolean, or one of the structured values schema.ts knows by name.
  */
-export type Kind = 'string' | 'scalar' | 'list' | 'port' | 'boolean' | 'bootstrapMethod' | 'etcdMembers' | 'nodes' | 'externalEtcd' | 'anything';
+export type Kind = 'string' | 'scalar' | 'list' | 'port' | 'boolean' | 'bootstrapMethod' | 'etcdMembers' | 'nodes' | 'externalEtcd' | 'caKeys' | 'anything';
 
 export interface Field {
   input: keyof ClusterInput;
@@ -61,7 +63,7 @@ export interface Field {
   /** A path in a file is relative to that file. */
   path?: true;
   /** The command-line flag that overrides it. */
-  flag?: { name: string; alias?: string; describe: string; default?: string; list?: true };
+  flag?: { name: string; alias?: string; describe: string; default?: string; list?: true; repeat?: true };
 }
 
 export const FIELDS = [
@@ -93,6 +95,8 @@ export const FIELDS = [
     flag: { name: 'certificate-validity', describe: 'Validity of leaf certificates', default: `${DEFAULTS.certificateValidity / 3_600_000}h` } },
   { input: 'caCertificateValidity', kind: 'scalar', rule: 'validity', kubepki: 'certificates.caValidity', kubeadm: { doc: 'cluster', path: 'caCertificateValidityPeriod', only: 'v1beta4' },
     flag: { name: 'ca-certificate-validity', describe: 'Validity of CA certificates', default: `${DEFAULTS.caCertificateValidity / 3_600_000}h` } },
+  { input: 'caKeys', kind: 'caKeys', rule: 'caKey', kubepki: 'certificates.caKeys',
+    flag: { name: 'ca-key', describe: 'Keep a CA\'s key in a PKCS#11 token: NAME=URI (ca, front-proxy-ca, etcd-ca; RFC 7512 URI with module-path and pin-source), repeatable', list: true, repeat: true } },
   // etcd
   { input: 'etcdExternal', kind: 'externalEtcd', kubepki: 'etcd.external', kubeadm: { doc: 'cluster', path: 'etcd.external' } },
   { input: 'etcdServerCertSANs', kind: 'list', rule: 'san', kubepki: 'etcd.serverCertSANs', kubeadm: { doc: 'cluster', path: 'etcd.local.serverCertSANs' } },

@@ -8,8 +8,9 @@
 import { PROFILES, consumerName, type AltNames, type CAName, type ExtKeyUsage, type Profile, type Subject } from '../pki/catalog.js';
 import type { Certificate } from '../pki/certificate.js';
 import { spkiDer } from '../pki/keys.js';
+import type { Token, TokenKey } from '../pki/pkcs11.js';
 import type { Observer, Read, ReadCertificate, ReadKey, ReadKubeconfig, Trouble } from './observe.js';
-import { troubleText } from './observe.js';
+import { troubleDetail, troubleText } from './observe.js';
 import type { ItemKind, PlanItem, RunRoot } from './plan.js';
 import type { CertTarget, CsrTarget, GeneratedTarget, KeyPairTarget, KubeconfigTarget, SignedTarget, Target } from './targets.js';
 
@@ -23,6 +24,8 @@ export interface CAState {
   /** Its key, when it exists here (a CA kubepki signs with), and where. */
   key?: ReadKey;
   keyPath?: string;
+  /** Or its key in a PKCS#11 token, and the opened token. */
+  tokenKey?: { token: Token; key: TokenKey };
   /** The certificate's path, in messages. */
   certWhere: string;
 }
@@ -43,6 +46,8 @@ export interface DecideContext {
 export interface Material {
   key?: ReadKey;
   kubeconfigText?: string;
+  /** A CA to create with its key in a token: the opened token, and the key when one is there already (adopted). */
+  token?: { token: Token; key?: TokenKey };
 }
 
 export type Decision =
@@ -103,7 +108,51 @@ function caProblem(t: CertTarget, message: string, ctx: DecideContext): Decision
 export const missingKeyText = (keyWhere: string, name: string) =>
   `${keyWhere}: cannot read the ${name} key: no such file or directory (is this CA managed outside kubepki?)`;
 
+/**
+ * A CA whose key lives in a PKCS#11 token: no key file; the token's key must
+ * be the one of ca.crt. No certificate yet: the key is made in the token, or
+ * (one a run that did not finish left there) adopted for the new certificate.
+ */
+function decideTokenCA(t: CertTarget, o: Observer, ctx: DecideContext): Decision {
+  const uri = t.token!;
+  const name = t.name as CAName;
+  const cw = ctx.where(t.root, t.cert);
+  const kw = ctx.where(t.root, t.key);
+  const cert = o.certificate(t.root, t.cert);
+  if (cert.state === 'refused') {
+    const text = troubleText(cw, cert.trouble, ctx.full(t.root, t.cert));
+    return caProblem(t, cert.trouble.code === 'unparsable' && t.policy === 'init' ? `${text}; restore it from a backup or move it away` : text, ctx);
+  }
+  if (o.file(t.root, t.key).state !== 'missing') {
+    return caProblem(t, `${kw} exists, but the description keeps ${name}'s key in a token (${uri.text}): move ${kw} away (kubepki does not copy keys into tokens), or leave ${name} out of certificates.caKeys`, ctx);
+  }
+  const { token, key } = o.tokenKey(uri);
+  if (key.state === 'refused') return caProblem(t, troubleDetail(key.trouble), ctx);
+  const item: PlanItem = {
+    ...base(t, 'ca'), subject: t.subject!, sans: t.sans!, profile: t.profile, validity: t.validity, keyAlgorithm: t.keyAlgorithm, key: uri.text,
+  };
+  const have = cert.state === 'present' ? cert.value : undefined;
+  if (have) {
+    if (!have.facts.isCA) return caProblem(t, `${cw} is not a CA certificate (no CA basic constraint); restore the right one or move it away`, ctx);
+    item.notAfter = have.facts.notAfter.toISOString();
+    if (have.facts.notAfter < ctx.now) item.notes.push(`expired on ${item.notAfter}`);
+    if (key.state !== 'present') {
+      return caProblem(t, `${cw} exists, but ${uri.text} names no private key in the token: restore the key there, or point certificates.caKeys.${name} at the key of this CA`, ctx);
+    }
+    if (!key.value.spki.equals(have.facts.spki)) {
+      return caProblem(t, `${uri.text}: the token's key does not match ${cw} (different public keys); point certificates.caKeys.${name} at the key of this CA, or restore its certificate`, ctx);
+    }
+    ctx.cas.set(name, { action: 'reuse', certificate: have.certificate, certWhere: cw, tokenKey: { token: token!, key: key.value } });
+    return { kind: 'item', item: { ...item, action: 'reuse', uses: [t.cert], subject: have.facts.subject } };
+  }
+  if (t.policy === 'require') return caProblem(t, `${cw}: cannot read the ${name} certificate: no such file or directory`, ctx);
+  ctx.cas.set(name, { action: 'create', certWhere: cw });
+  if (key.state === 'present') item.notes.push(`the key ${uri.text} is in the token already (left by a run that did not finish?): the new certificate is made for it`);
+  return { kind: 'item', item: { ...item, writes: [t.cert] }, material: { token: { token: token!, ...(key.state === 'present' ? { key: key.value } : {}) } } };
+}
+
 function decideCertificate(t: CertTarget, o: Observer, ctx: DecideContext): Decision {
+  if (t.token) return decideTokenCA(t, o, ctx);
   const cw = ctx.where(t.root, t.cert);
   const kw = ctx.where(t.root, t.key);
   const cert = o.certificate(t.root, t.cert);

@@ -11,6 +11,7 @@ import {
   FLAG_FILES, KEY_PAIRS, KUBECONFIGS, PROFILES, bundleEntries, caEntry, certPath, certificatesFor, generatedFor, keyPath, validityFor,
   type CAName, type CertEntry, type KubeconfigEntry, type Root,
 } from '../pki/catalog.js';
+import { parsePkcs11Uri } from '../pki/pkcs11-uri.js';
 import { Observer } from './observe.js';
 import type { CertTarget, GeneratedTarget, KeyPairTarget, KubeconfigTarget, Target } from './targets.js';
 
@@ -39,6 +40,7 @@ export function certTarget(entry: CertEntry, spec: ClusterSpec, o: { policy: Cer
     consumers: entry.consumers,
     longName: entry.longName,
     ...(o.keepKey ? { keepKey: true } : {}),
+    ...(profile.isCA && spec.caKeys[entry.name as CAName] ? { token: parsePkcs11Uri(spec.caKeys[entry.name as CAName]!) } : {}),
   };
 }
 
@@ -137,5 +139,6 @@ export function renewableTargets(spec: ClusterSpec, keepKey: boolean): (CertTarg
  * a certificate: enough for the flags they change.
  */
 export function externalCAsOnDisk(spec: ClusterSpec, observer = new Observer({ certs: spec.certificatesDir })): Set<CAName> {
-  return new Set(certificatesFor(spec).filter((e) => !e.ca && observer.file('certs', certPath(e)).state !== 'missing' && observer.file('certs', keyPath(e)).state === 'missing').map((e) => e.name as CAName));
+  return new Set(certificatesFor(spec).filter((e) => !e.ca && !spec.caKeys[e.name as CAName]
+    && observer.file('certs', certPath(e)).state !== 'missing' && observer.file('certs', keyPath(e)).state === 'missing').map((e) => e.name as CAName));
 }

@@ -5,7 +5,7 @@
  */
 import { createPublicKey } from 'node:crypto';
 import { buildKubeconfig, replaceClientCredentials } from '../kubeconfig/kubeconfig.js';
-import { algorithmOfKey, type AlgorithmName } from '../pki/algorithms.js';
+import { ALGORITHMS, algorithmOfKey, type AlgorithmName } from '../pki/algorithms.js';
 import { MODES, type CAName } from '../pki/catalog.js';
 import type { Certificate } from '../pki/certificate.js';
 import { issueCertificate, validityFrom } from '../pki/issue.js';
@@ -61,6 +61,18 @@ export async function make(item: PlanItem, ctx: MakeContext): Promise<Made> {
   const target = ctx.targets.get(item.id)!;
   switch (target.kind) {
     case 'certificate': {
+      const inToken = ctx.materials.get(item.id)?.token;
+      if (target.token && inToken) {
+        // The CA's key is made (or was made) inside the token; only its certificate is a file.
+        const key = inToken.key ?? await inToken.token.generate(target.token, ALGORITHMS[item.keyAlgorithm as AlgorithmName]);
+        const signer = inToken.token.signer(key);
+        const certificate = await issueCertificate({
+          subject: item.subject!, sans: item.sans!, profile: item.profile!, publicKey: key.spki, publicKeyAlgorithm: key.algorithm,
+          ...validityFrom(ctx.now, item.validity!), selfSigner: signer,
+        });
+        ctx.addSigner(target.name as CAName, withCertificate(signer, certificate));
+        return { files: [file(target.cert, certificate.pem, 'cert', item)], certificate };
+      }
       const key = await keyFor(item, ctx);
       const certificate = await certificateFor(item, ctx, key, target.isCA ? key : undefined);
       if (target.isCA) ctx.addSigner(target.name as CAName, withCertificate(keySigner(key.privateKey, key.algorithm, { kind: 'file', path: item.key ?? target.key }), certificate));

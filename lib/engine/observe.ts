@@ -25,7 +25,9 @@ export type Trouble =
   /** It does not hold what it should (a certificate, a key, a kubeconfig): `detail` says how ("holds no PEM certificate"). */
   | { code: 'unparsable'; detail: string }
   /** A secret others than its owner may read. */
-  | { code: 'too-open'; mode: number };
+  | { code: 'too-open'; mode: number }
+  /** A PKCS#11 token that cannot be used (module, token, PIN): `message` names the URI, never the PIN. */
+  | { code: 'token'; message: string };
 
 export type FileState =
   | { state: 'missing' }
@@ -44,6 +46,12 @@ export interface ReadKey {
   algorithm: Algorithm;
   pem: string;
 }
+/** A CA key's token: opened (to sign with, or to create the key in) and the key found there; what the run keeps, never the plan. */
+export interface TokenObservation {
+  token?: import('../pki/pkcs11.js').Token;
+  key: Read<import('../pki/pkcs11.js').TokenKey>;
+}
+
 export interface ReadKubeconfig {
   text: string;
   parsed: ParsedKubeconfig;
@@ -88,6 +96,7 @@ export class Observer {
   private readonly states = new Map<string, FileState>();
   private readonly folders = new Map<string, FileState | 'dir'>();
   private x509?: typeof import('../pki/x509.js');
+  private readonly tokens = new Map<string, TokenObservation>();
 
   constructor(readonly dirs: Readonly<Record<string, string>>, private readonly source: FileSource = DISK) {}
 
@@ -99,9 +108,31 @@ export class Observer {
 
   /** The full X.509 parser, loaded when there is a certificate to read (an empty folder never loads it). */
   async prepare(targets: readonly Target[]): Promise<void> {
+    const uris = targets.flatMap((t) => (t.kind === 'certificate' && t.token && !this.tokens.has(t.token.text) ? [t.token] : []));
+    if (uris.length) {
+      // The PKCS#11 binding loads only for a description that keeps a CA key in a token.
+      const { Token, TokenError } = await import('../pki/pkcs11.js');
+      for (const uri of uris) {
+        try {
+          const token = Token.open(uri);
+          const key = token.find(uri);
+          this.tokens.set(uri.text, { token, key: key ? { state: 'present', value: key } : { state: 'missing' } });
+        } catch (e) {
+          if (!(e instanceof TokenError)) throw e;
+          this.tokens.set(uri.text, { key: { state: 'refused', trouble: { code: 'token', message: e.message } } });
+        }
+      }
+    }
     if (this.x509) return;
     const any = targets.some((t) => targetPaths(t).some((rel) => this.file(t.root, rel).state === 'file'));
     if (any) this.x509 = await import('../pki/x509.js');
+  }
+
+  /** The key a URI names in its token: present, missing (the token opened, to create it in), or refused. */
+  tokenKey(uri: import('../pki/pkcs11-uri.js').Pkcs11Uri): TokenObservation {
+    const known = this.tokens.get(uri.text);
+    if (!known) throw new Error(`Observer: the token of ${uri.text} is read only after prepare()`);
+    return known;
   }
 
   private folder(dir: string, rel: string): FileState | 'dir' {
@@ -226,6 +257,7 @@ export function troubleDetail(t: Trouble): string {
     case 'not-a-file': return `is ${t.what}`;
     case 'unreadable': return `cannot be read: ${t.reason}`;
     case 'unparsable': return t.detail;
+    case 'token': return t.message;
     case 'too-open': return `is readable by others than its owner (mode ${t.mode.toString(8).padStart(4, '0')})`;
   }
 }
@@ -235,6 +267,7 @@ export function troubleText(where: string, t: Trouble, full?: string): string {
   switch (t.code) {
     case 'not-a-file': return `${where} ${troubleDetail(t)}; kubepki reads and writes regular files only: move it away`;
     case 'too-open': return `${where} ${troubleDetail(t)}; run "chmod 600 ${full ?? where}" and try again`;
+    case 'token': return t.message;
     default: return `${where} ${troubleDetail(t)}`;
   }
 }

@@ -85,8 +85,10 @@ export function describeApplied(plan: Plan): string[] {
       for (const w of item.writes) log.push(`[flags] Writing ${plan.dirs.flags}/${w}`);
       for (const u of item.uses) log.push(`[flags] Using existing ${plan.dirs.flags}/${u}`);
     } else {
-      const what = item.kind === 'key-pair' ? 'key and public key' : 'certificate and key';
+      const inToken = item.kind === 'ca' && item.key?.startsWith('pkcs11:');
+      const what = item.kind === 'key-pair' ? 'key and public key' : inToken ? `certificate, its key in the token ${item.key}` : 'certificate and key';
       if (item.action === 'create') log.push(`[certs] Generating "${item.name}" ${what}`);
+      else if (inToken) log.push(`[certs] Using the existing "${item.name}" certificate, its key in the token ${item.key}`);
       else if (item.action === 'external') log.push(`[certs] External CA mode: using the existing "${item.name}" certificate (its key is kept elsewhere)`);
       else log.push(`[certs] Using the existing "${item.name}" ${item.kind === 'key-pair' ? 'key' : 'certificate and key'}`);
       if (item.action !== 'create') for (const w of item.writes) log.push(`[certs] Writing ${w}`);

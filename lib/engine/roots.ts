@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import type { ClusterSpec } from '../config/spec.js';
-import { BACKUPS, KEY_PAIRS, KUBECONFIGS, NODE_BUNDLES, certPath, certificatesFor, keyPath, type Root } from '../pki/catalog.js';
+import { BACKUPS, KEY_PAIRS, KUBECONFIGS, NODE_BUNDLES, certPath, certificatesFor, keyPath, type CAName, type Root } from '../pki/catalog.js';
 
 /** Parts of init that can be left out, by kubeadm's phase names (init --skip-phases). */
 export const SKIPPABLE_PHASES = ['kubeconfig', 'flags'] as const;
@@ -33,6 +33,7 @@ export const initDirs = (spec: ClusterSpec): Record<(typeof INIT_ROOTS)[number],
 export function keysToCreate(spec: ClusterSpec, present: (rel: string) => boolean, kubeconfigPresent: ((file: string) => boolean) | undefined): number {
   const certs = certificatesFor(spec);
   const externalCAs = new Set(certs.filter((e) => !e.ca && present(certPath(e)) && !present(keyPath(e))).map((e) => e.name));
-  const leaves = certs.filter((e) => !present(certPath(e)) && !present(keyPath(e)) && !(e.ca && externalCAs.has(e.ca)));
+  // A CA whose key a token keeps takes none from the pool.
+  const leaves = certs.filter((e) => !present(certPath(e)) && !present(keyPath(e)) && !(e.ca && externalCAs.has(e.ca)) && !spec.caKeys[e.name as CAName]);
   return leaves.length + KEY_PAIRS.filter((k) => !present(k.key)).length + (kubeconfigPresent ? KUBECONFIGS.filter((k) => !kubeconfigPresent(k.file)).length : 0);
 }

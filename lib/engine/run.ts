@@ -144,8 +144,9 @@ export class Run {
     let s = this.signers.get(name);
     if (!s) {
       const ca = this.ctx.cas.get(name);
-      if (!ca?.key || !ca.certificate) throw new Error(`no signer for ${name}`);
-      s = withCertificate(keySigner(ca.key.key, ca.key.algorithm, { kind: 'file', path: ca.keyPath! }), ca.certificate);
+      if (ca?.tokenKey && ca.certificate) s = withCertificate(ca.tokenKey.token.signer(ca.tokenKey.key), ca.certificate);
+      else if (ca?.key && ca.certificate) s = withCertificate(keySigner(ca.key.key, ca.key.algorithm, { kind: 'file', path: ca.keyPath! }), ca.certificate);
+      else throw new Error(`no signer for ${name}`);
       this.signers.set(name, s);
     }
     return s;

@@ -7,6 +7,7 @@
  */
 import type { AlgorithmName } from '../pki/algorithms.js';
 import type { AltNames, CAName, Consumer, FileRole, Profile, Subject } from '../pki/catalog.js';
+import type { Pkcs11Uri } from '../pki/pkcs11-uri.js';
 import type { ReadKey } from './observe.js';
 import type { RunRoot } from './plan.js';
 
@@ -50,6 +51,8 @@ export interface CertTarget extends TargetBase {
   keepKey?: boolean;
   /** renew --csr-only: an external CA will sign; its key need not be here. */
   csrOnly?: boolean;
+  /** A CA whose key lives in a PKCS#11 token (certificates.caKeys): no key file. */
+  token?: Pkcs11Uri;
 }
 
 export interface KeyPairTarget extends TargetBase {
@@ -123,7 +126,7 @@ export type Target = CertTarget | KeyPairTarget | KubeconfigTarget | GeneratedTa
 /** Every path a target writes or reads, relative to its root. */
 export function targetPaths(t: Target): string[] {
   switch (t.kind) {
-    case 'certificate': return [t.cert, t.key];
+    case 'certificate': return t.token ? [t.cert] : [t.cert, t.key];
     case 'key-pair': return [t.key, t.pub];
     case 'csr': return [t.key, t.csr];
     case 'generated': return t.files.map((f) => f.rel);

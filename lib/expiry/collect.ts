@@ -16,7 +16,7 @@ import { DISK, readRegular, troubleDetail } from '../engine/observe.js';
 import { describeSystemError } from '../errors.js';
 import { parseKubeconfig } from '../kubeconfig/kubeconfig.js';
 import { Certificate } from '../pki/certificate.js';
-import { KUBECONFIGS, certPath, certificatesFor, type CAName } from '../pki/catalog.js';
+import { KUBECONFIGS, certPath, certificatesFor, keyPath, type CAName } from '../pki/catalog.js';
 import { PemError, type CertificateRole } from '../pki/pem.js';
 
 export interface Row {
@@ -29,6 +29,8 @@ export interface Row {
   /** Why there is no date. */
   problem?: 'missing' | 'invalid';
   reason?: string;
+  /** CAs: where the key is (a file, a PKCS#11 URI), or undefined when it is not here (managed elsewhere). */
+  keyLocation?: string;
 }
 
 /** The text of a regular file; a missing one is undefined, anything else that cannot be read an error in the one reader's words. */
@@ -77,7 +79,11 @@ export function collectRows(spec: ClusterSpec): { certificates: Row[]; authoriti
   for (const e of certificatesFor(spec)) {
     const file = path.join(certDir, certPath(e));
     const caName = e.ca ?? e.name;
-    const rows = readRows({ name: e.name, kind: e.ca ? 'certificate' : 'ca', path: file, ...(e.ca ? { caName: e.ca } : {}), externallyManaged: external.has(caName as CAName) }, single(file));
+    const keyLocation = e.ca ? undefined : spec.caKeys[e.name as CAName] ?? (external.has(e.name as CAName) ? undefined : path.join(certDir, keyPath(e)));
+    const rows = readRows({
+      name: e.name, kind: e.ca ? 'certificate' : 'ca', path: file, ...(e.ca ? { caName: e.ca } : {}), externallyManaged: external.has(caName as CAName),
+      ...(keyLocation ? { keyLocation } : {}),
+    }, single(file));
     (e.ca ? certs : authorities).push(...rows);
   }
   for (const k of KUBECONFIGS) {

@@ -80,6 +80,8 @@ export function renderText(certs: readonly Judged[], cas: readonly Judged[]): st
     table([['CERTIFICATE', 'EXPIRES', 'RESIDUAL TIME', 'CERTIFICATE AUTHORITY', 'EXTERNALLY MANAGED'], ...certRows], 3),
     '',
     table([['CERTIFICATE AUTHORITY', 'EXPIRES', 'RESIDUAL TIME', 'EXTERNALLY MANAGED'], ...caRows], 3),
+    '',
+    table([['CA KEY', 'WHERE'], ...cas.map((r) => [r.name, r.keyLocation ?? '(not here: managed outside kubepki)'])], 3),
   ];
   const notes: string[] = [];
   for (const r of [...cas, ...certs]) {
@@ -104,6 +106,7 @@ export function expirationInfo(certs: readonly Judged[], cas: readonly Judged[])
     path: r.path,
     status: r.status,
     ...(r.why && r.status !== 'missing' ? { reason: r.why } : {}),
+    ...(r.kind === 'ca' ? { keyLocation: r.keyLocation ?? null } : {}),
   });
   return {
     kind: 'CertificateExpirationInfo',

@@ -114,6 +114,8 @@ export type Consumer = {
   component: Component;
   /** Which file of the entry it takes. */
   file: 'cert' | 'key' | 'pub' | 'kubeconfig';
+  /** It signs with the entry's CA: only when that CA's key is a file here (not managed elsewhere, not in a token). */
+  signs?: true;
 } & ({ flag: string; setting?: never } | { setting: string; flag?: never });
 
 /** "--tls-cert-file" or "KubeletConfiguration tlsCertFile": how a consumer reads in messages. */
@@ -224,8 +226,8 @@ export const CERTIFICATES: readonly CertEntry[] = [
       { component: 'kubelet', setting: 'authentication.x509.clientCAFile', file: 'cert' },
       { component: 'kube-controller-manager', flag: '--client-ca-file', file: 'cert' },
       { component: 'kube-controller-manager', flag: '--root-ca-file', file: 'cert' },
-      { component: 'kube-controller-manager', flag: '--cluster-signing-cert-file', file: 'cert' },
-      { component: 'kube-controller-manager', flag: '--cluster-signing-key-file', file: 'key' },
+      { component: 'kube-controller-manager', flag: '--cluster-signing-cert-file', file: 'cert', signs: true },
+      { component: 'kube-controller-manager', flag: '--cluster-signing-key-file', file: 'key', signs: true },
     ],
   },
   {

@@ -15,6 +15,10 @@ export const OID = {
   subjectAltName: '2.5.29.17',
   /** PKCS#9 extensionRequest: the extensions a CSR asks for. */
   extensionRequest: '1.2.840.113549.1.9.14',
+  rsaEncryption: '1.2.840.113549.1.1.1',
+  ecPublicKey: '1.2.840.10045.2.1',
+  prime256v1: '1.2.840.10045.3.1.7',
+  secp384r1: '1.3.132.0.34',
   sha256WithRSA: '1.2.840.113549.1.1.11',
   ecdsaWithSHA256: '1.2.840.10045.4.3.2',
   ecdsaWithSHA384: '1.2.840.10045.4.3.3',

@@ -10,7 +10,7 @@ import { digestOf, type Algorithm } from './algorithms.js';
 import type { Certificate } from './certificate.js';
 
 /** Where a signing key is: shown by plans and check-expiration, never the key itself. */
-export type KeyLocation = { kind: 'file'; path: string } | { kind: 'memory' };
+export type KeyLocation = { kind: 'file'; path: string } | { kind: 'pkcs11'; uri: string } | { kind: 'memory' };
 
 export interface KeySigner {
   /** The key's algorithm; it decides the signature algorithm. */
@@ -40,4 +40,4 @@ export const withCertificate = (signer: KeySigner, certificate: Certificate): Si
   algorithm: signer.algorithm, location: signer.location, sign: (data) => signer.sign(data), certificate,
 });
 
-export const describeLocation = (l: KeyLocation): string => (l.kind === 'file' ? l.path : 'in memory');
+export const describeLocation = (l: KeyLocation): string => (l.kind === 'file' ? l.path : l.kind === 'pkcs11' ? l.uri : 'in memory');
