@@ -174,13 +174,19 @@ cli
         .example('$0 certs renew etcd-server etcd-peer --restart', 'Renew two and restart etcd'),
       (argv) => run(async () => (await import('./commands/renew.js')).runRenew(argv as never)),
     ).command(
+      'generate-csr',
+      'Write a key and a CSR for every certificate and kubeconfig a CA managed elsewhere must sign (an offline root); then kubepki init',
+      (yy) => specOptions(yy)
+        .example('$0 certs generate-csr --config cluster.yaml', 'With ca.crt (no ca.key) in the cert dir: CSRs for the external CA'),
+      (argv) => run(async () => (await import('./commands/generate-csr.js')).runGenerateCsr(argv as never)),
+    ).command(
       'sign',
       'Sign kubelet client and serving CSRs with kubernetes-ca, when they fit the node policy',
       (yy) => specOptions(yy)
         .option('csr', { type: 'string', array: true, demandOption: true, describe: 'A CSR file, or a folder of *.csr', requiresArg: true })
         .option('out-dir', { type: 'string', coerce: last, describe: 'Where certificates go [default: beside each CSR]', requiresArg: true }),
       (argv) => run(async () => (await import('./commands/sign.js')).runSign(argv as never)),
-    ).demandCommand(1, 'Name a certs command (check-expiration, renew, sign).'),
+    ).demandCommand(1, 'Name a certs command (check-expiration, renew, generate-csr, sign).'),
   )
   .command(
     'kubeconfig <command>',

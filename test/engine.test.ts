@@ -327,7 +327,7 @@ test('with the cluster CA external, its existing leaves and kubeconfigs are kept
 
 test('a kubeconfig missing while the cluster CA is external is a problem naming the CA', async (t) => {
   const { run } = await initPlan(without(FULL, C('ca.key'), K('scheduler.conf'), F('kube-controller-manager.flags'), F('kube-controller-manager.env')));
-  t.deepEqual(run.plan.problems, ['scheduler.conf in /k is missing, and ca is managed outside kubepki (ca.crt without its key): have that CA issue it, or provide ca.key']);
+  t.deepEqual(run.plan.problems, ['scheduler.conf in /k is missing, and ca is managed outside kubepki (ca.crt without its key): have that CA sign scheduler.conf.csr (kubepki certs generate-csr writes it) and put the certificate at scheduler.conf.crt, or provide ca.key']);
 });
 
 test('a CA key without its certificate is a problem (kubepki will not overwrite a key), and what the CA would sign is left out silently', async (t) => {

@@ -34,7 +34,7 @@ export async function runNodesIssue(o: NodesOptions): Promise<number> {
   await run.decide(authorityTargets(spec, cas));
   for (const name of cas) run.requireSigner(name);
   await run.recover(['nodes']);
-  const caPem = (name: CAName) => run.ca(name)!.certificate!.pem;
+  const caPem = (name: CAName) => run.caBundle(name);
 
   const created = new Map<string, string[]>();
   const progress = process.stderr.isTTY;

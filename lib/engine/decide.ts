@@ -5,7 +5,7 @@
  * snapshot (files already read, certificates already parsed) and writes
  * nothing; what it finds wrong it lists, all of it, before anything is made.
  */
-import { PROFILES, consumerName, type AltNames, type CAName, type ExtKeyUsage, type Profile, type Subject } from '../pki/catalog.js';
+import { PROFILES, consumerName, csrFiles, type AltNames, type CAName, type ExtKeyUsage, type Profile, type Subject } from '../pki/catalog.js';
 import type { Certificate } from '../pki/certificate.js';
 import { spkiDer } from '../pki/keys.js';
 import type { Token, TokenKey } from '../pki/pkcs11.js';
@@ -21,6 +21,8 @@ export interface CAState {
   problem?: string;
   /** Its certificate, when it exists already. */
   certificate?: Certificate;
+  /** The CA file's certificates (it, then its issuers): what kubeconfigs and bundles embed as trust. */
+  chain?: Certificate[];
   /** Its key, when it exists here (a CA kubepki signs with), and where. */
   key?: ReadKey;
   keyPath?: string;
@@ -48,6 +50,8 @@ export interface Material {
   kubeconfigText?: string;
   /** A CA to create with its key in a token: the opened token, and the key when one is there already (adopted). */
   token?: { token: Token; key?: TokenKey };
+  /** A kubeconfig's client certificate signed by a CA managed elsewhere, and its key. */
+  signedElsewhere?: { certPem: string; keyPem: string };
 }
 
 export type Decision =
@@ -108,6 +112,15 @@ function caProblem(t: CertTarget, message: string, ctx: DecideContext): Decision
 export const missingKeyText = (keyWhere: string, name: string) =>
   `${keyWhere}: cannot read the ${name} key: no such file or directory (is this CA managed outside kubepki?)`;
 
+/** Why a CA file's certificates are not a chain (each issued by the next), or undefined. */
+function brokenChain(c: ReadCertificate): string | undefined {
+  const all = [c.certificate, ...c.chain];
+  for (let i = 0; i + 1 < all.length; i++) {
+    if (!all[i]!.isSignedBy(all[i + 1]!)) return `certificate ${i + 1} of the file is not issued by certificate ${i + 2}; a CA file holds the CA first, then its issuers in order`;
+  }
+  return undefined;
+}
+
 /**
  * A CA whose key lives in a PKCS#11 token: no key file; the token's key must
  * be the one of ca.crt. No certificate yet: the key is made in the token, or
@@ -118,7 +131,7 @@ function decideTokenCA(t: CertTarget, o: Observer, ctx: DecideContext): Decision
   const name = t.name as CAName;
   const cw = ctx.where(t.root, t.cert);
   const kw = ctx.where(t.root, t.key);
-  const cert = o.certificate(t.root, t.cert);
+  const cert = o.certificate(t.root, t.cert, 'bundle');
   if (cert.state === 'refused') {
     const text = troubleText(cw, cert.trouble, ctx.full(t.root, t.cert));
     return caProblem(t, cert.trouble.code === 'unparsable' && t.policy === 'init' ? `${text}; restore it from a backup or move it away` : text, ctx);
@@ -134,6 +147,8 @@ function decideTokenCA(t: CertTarget, o: Observer, ctx: DecideContext): Decision
   const have = cert.state === 'present' ? cert.value : undefined;
   if (have) {
     if (!have.facts.isCA) return caProblem(t, `${cw} is not a CA certificate (no CA basic constraint); restore the right one or move it away`, ctx);
+    const broken = brokenChain(have);
+    if (broken !== undefined) return caProblem(t, `${cw}: ${broken}`, ctx);
     item.notAfter = have.facts.notAfter.toISOString();
     if (have.facts.notAfter < ctx.now) item.notes.push(`expired on ${item.notAfter}`);
     if (key.state !== 'present') {
@@ -142,7 +157,7 @@ function decideTokenCA(t: CertTarget, o: Observer, ctx: DecideContext): Decision
     if (!key.value.spki.equals(have.facts.spki)) {
       return caProblem(t, `${uri.text}: the token's key does not match ${cw} (different public keys); point certificates.caKeys.${name} at the key of this CA, or restore its certificate`, ctx);
     }
-    ctx.cas.set(name, { action: 'reuse', certificate: have.certificate, certWhere: cw, tokenKey: { token: token!, key: key.value } });
+    ctx.cas.set(name, { action: 'reuse', certificate: have.certificate, chain: have.chain, certWhere: cw, tokenKey: { token: token!, key: key.value } });
     return { kind: 'item', item: { ...item, action: 'reuse', uses: [t.cert], subject: have.facts.subject } };
   }
   if (t.policy === 'require') return caProblem(t, `${cw}: cannot read the ${name} certificate: no such file or directory`, ctx);
@@ -155,7 +170,8 @@ function decideCertificate(t: CertTarget, o: Observer, ctx: DecideContext): Deci
   if (t.token) return decideTokenCA(t, o, ctx);
   const cw = ctx.where(t.root, t.cert);
   const kw = ctx.where(t.root, t.key);
-  const cert = o.certificate(t.root, t.cert);
+  // A CA file may hold the CA's issuers after it (an intermediate under an offline root).
+  const cert = o.certificate(t.root, t.cert, t.isCA ? 'bundle' : 'single');
   const key = o.privateKey(t.root, t.key);
   const fail = (message: string) => (t.isCA ? caProblem(t, message, ctx) : problem(message));
   // Refusals first: what cannot be read is never overwritten or used.
@@ -180,7 +196,7 @@ function decideCertificate(t: CertTarget, o: Observer, ctx: DecideContext): Deci
     item.notAfter = have.cert.facts.notAfter.toISOString();
     if (have.cert.facts.notAfter < ctx.now) item.notes.push(`expired on ${item.notAfter}`);
   }
-  return t.isCA ? decideCA(t, item, have, ctx) : decideLeaf(t, item, have, ctx);
+  return t.isCA ? decideCA(t, item, have, ctx) : decideLeaf(t, item, have, ctx, o);
 }
 
 function decideCA(t: CertTarget, item: PlanItem, have: { cert?: ReadCertificate; key?: ReadKey }, ctx: DecideContext): Decision {
@@ -190,8 +206,10 @@ function decideCA(t: CertTarget, item: PlanItem, have: { cert?: ReadCertificate;
   if (have.cert && !have.cert.facts.isCA) {
     return caProblem(t, `${cw} is not a CA certificate (no CA basic constraint); restore the right one or move it away`, ctx);
   }
+  const broken = have.cert ? brokenChain(have.cert) : undefined;
+  if (broken !== undefined) return caProblem(t, `${cw}: ${broken}`, ctx);
   const state = (action: CAState['action']): CAState => ({
-    action, certWhere: cw, ...(have.cert ? { certificate: have.cert.certificate } : {}), ...(have.key ? { key: have.key, keyPath: ctx.full(t.root, t.key) } : {}),
+    action, certWhere: cw, ...(have.cert ? { certificate: have.cert.certificate, chain: have.cert.chain } : {}), ...(have.key ? { key: have.key, keyPath: ctx.full(t.root, t.key) } : {}),
   });
   if (have.cert && have.key) {
     ctx.cas.set(name, state('reuse'));
@@ -209,7 +227,7 @@ function decideCA(t: CertTarget, item: PlanItem, have: { cert?: ReadCertificate;
   return { kind: 'item', item: { ...item, writes: [t.cert, t.key], key: ctx.full(t.root, t.key) } };
 }
 
-function decideLeaf(t: CertTarget, item: PlanItem, have: { cert?: ReadCertificate; key?: ReadKey }, ctx: DecideContext): Decision {
+function decideLeaf(t: CertTarget, item: PlanItem, have: { cert?: ReadCertificate; key?: ReadKey }, ctx: DecideContext, o: Observer): Decision {
   const cw = ctx.where(t.root, t.cert);
   const kw = ctx.where(t.root, t.key);
   const caName = t.ca!;
@@ -229,6 +247,11 @@ function decideLeaf(t: CertTarget, item: PlanItem, have: { cert?: ReadCertificat
     const judged = leafProblem({ cw, kw, have: have.cert, subject: t.subject!, sans: t.sans!, profile: t.profile, ca: ca.certificate, caName, caWhere: ca.certWhere });
     if (judged) return problem(judged);
     return { kind: 'item', item: { ...item, action: 'keep', uses: [t.cert, t.key] } };
+  }
+  const csrRel = csrFiles(t.cert.replace(/\.crt$/, '')).csr;
+  if (have.key && !have.cert && ca.action === 'external' && o.file(t.root, csrRel).state === 'file') {
+    const csr = ctx.where(t.root, csrRel);
+    return problem(`${kw} and ${csr} are here but ${cw} is not: have ${caName} (managed outside kubepki) sign ${csr} and put the certificate at ${cw}`);
   }
   if (have.cert || have.key) {
     const [present, absent] = have.cert ? [cw, kw] : [kw, cw];
@@ -393,9 +416,7 @@ function decideKubeconfig(t: KubeconfigTarget, o: Observer, ctx: DecideContext):
 
   // init
   if (read.state === 'missing') {
-    if (ca.action === 'external') {
-      return problem(`${where} is missing, and ${t.signer} is managed outside kubepki (${ca.certWhere} without its key): have that CA issue it, or provide ${t.signer}.key`);
-    }
+    if (ca.action === 'external') return decideSignedElsewhere(t, item, where, ca, o, ctx);
     return expiredCA(where, t.signer, ca, ctx) ?? { kind: 'item', item: { ...item, writes: [t.file] } };
   }
   if (!ca.certificate) return problem(t.mismatch ?? `${where} exists but the cluster CA is to be created, so it belongs to another cluster; move it away`);
@@ -409,6 +430,38 @@ function decideKubeconfig(t: KubeconfigTarget, o: Observer, ctx: DecideContext):
   const server = read.value.parsed.server;
   if (server !== t.server) item.notes.push(`its server is ${server ?? '(none)'}, the description gives ${t.server}`);
   return { kind: 'item', item: { ...item, action: 'keep', uses: [t.file] } };
+}
+
+/**
+ * A kubeconfig whose CA is managed elsewhere: written around the client
+ * certificate that CA signed from kubepki's CSR (certs generate-csr), once it
+ * is checked (issuer, identity, usage, key).
+ */
+function decideSignedElsewhere(t: KubeconfigTarget, item: PlanItem, where: string, ca: CAState, o: Observer, ctx: DecideContext): Decision {
+  const files = t.signedElsewhere;
+  const hint = `have that CA sign ${files ? `${files.csr} (kubepki certs generate-csr writes it) and put the certificate at ${files.cert}` : 'it'}, or provide ${t.signer}.key`;
+  const cert = files ? o.certificate(t.root, files.cert) : { state: 'missing' as const };
+  const key = files ? o.privateKey(t.root, files.key) : { state: 'missing' as const };
+  if (cert.state === 'missing') {
+    return problem(`${where} is missing, and ${t.signer} is managed outside kubepki (${ca.certWhere} without its key): ${hint}`);
+  }
+  const cw = ctx.where(t.root, files!.cert);
+  const kw = ctx.where(t.root, files!.key);
+  for (const [r, w] of [[cert, cw], [key, kw]] as [Read<unknown>, string][]) {
+    if (r.state === 'refused') return problem(troubleText(w, r.trouble, w));
+  }
+  if (key.state !== 'present') return problem(`${cw} is here but its key ${kw} is not: put the key that made ${files!.csr} beside it`);
+  const signed = cert.state === 'present' ? cert.value : undefined;
+  if (!signed) return problem(`${cw} cannot be read`);
+  const judged = leafProblem({ cw, kw, have: signed, subject: t.subject, sans: { dns: [], ips: [] }, profile: PROFILES.client, ca: ca.certificate!, caName: t.signer, caWhere: ca.certWhere });
+  if (judged) return problem(judged);
+  if (!spkiDer(key.value.key).equals(signed.facts.spki)) return problem(`${kw} does not match ${cw} (different public keys); put the key that made ${files!.csr} beside it`);
+  item.notes.push(`written around ${files!.cert}, signed by ${t.signer} (managed outside kubepki); ${files!.cert}, ${files!.key} and ${files!.csr} may be deleted now`);
+  return {
+    kind: 'item',
+    item: { ...item, writes: [t.file], uses: [files!.cert, files!.key], notAfter: signed.facts.notAfter.toISOString() },
+    material: { signedElsewhere: { certPem: signed.certificate.pem, keyPem: key.value.pem } },
+  };
 }
 
 // ------------------------------------------------------------------ generated files, signed certificates, CSRs

@@ -8,7 +8,7 @@ import { flagFileContent, type FlagContext } from '../components/flags.js';
 import type { ClusterSpec, NodeSpec } from '../config/spec.js';
 import { serverURL } from '../kubeconfig/kubeconfig.js';
 import {
-  FLAG_FILES, KEY_PAIRS, KUBECONFIGS, PROFILES, bundleEntries, caEntry, certPath, certificatesFor, generatedFor, keyPath, validityFor,
+  FLAG_FILES, KEY_PAIRS, csrFiles, KUBECONFIGS, PROFILES, bundleEntries, caEntry, certPath, certificatesFor, generatedFor, keyPath, validityFor,
   type CAName, type CertEntry, type KubeconfigEntry, type Root,
 } from '../pki/catalog.js';
 import { parsePkcs11Uri } from '../pki/pkcs11-uri.js';
@@ -63,6 +63,7 @@ export function kubeconfigTarget(entry: KubeconfigEntry, spec: ClusterSpec, o: {
     longName: entry.longName,
     // A kubelet that rotates its own client certificate points kubelet.conf at a file.
     ...(entry.name === 'kubelet.conf' ? { allowCertificateFile: true } : {}),
+    ...(entry.credentials === 'client-certificate' ? { signedElsewhere: csrFiles(file) } : {}),
     ...(o.keepKey ? { keepKey: true } : {}),
   };
 }

@@ -24,8 +24,8 @@ export interface MakeContext {
   /** Signers by CA; a CA made in this run adds its own. */
   signer(name: CAName): Signer;
   addSigner(name: CAName, signer: Signer): void;
-  /** A CA's certificate, whether or not its key is here (bootstrap kubeconfigs embed it). */
-  caCertificate(name: CAName): Certificate;
+  /** A CA's certificate file as trust: the CA, then its issuers (kubeconfigs embed it, bundles copy it), whether or not its key is here. */
+  caBundle(name: CAName): string;
 }
 
 /** The key an item gets: the one decide kept (renew --keep-key, sa.pub), or a new one. */
@@ -87,13 +87,19 @@ export async function make(item: PlanItem, ctx: MakeContext): Promise<Made> {
     case 'kubeconfig': {
       if (target.credentials.kind === 'token') {
         const data = buildKubeconfig({
-          clusterName: target.clusterName, server: target.server, caPem: ctx.caCertificate(target.signer).pem, user: target.subject.cn, credentials: { token: target.credentials.token },
+          clusterName: target.clusterName, server: target.server, caPem: ctx.caBundle(target.signer), user: target.subject.cn, credentials: { token: target.credentials.token },
         });
+        return { files: [file(target.file, data, 'kubeconfig', item)] };
+      }
+      const caPem = ctx.caBundle(target.signer);
+      const elsewhere = ctx.materials.get(item.id)?.signedElsewhere;
+      if (elsewhere) {
+        // Signed by the CA managed elsewhere (certs generate-csr): the kubeconfig is written around that certificate and key.
+        const data = buildKubeconfig({ clusterName: target.clusterName, server: target.server, caPem, user: item.subject!.cn, credentials: elsewhere });
         return { files: [file(target.file, data, 'kubeconfig', item)] };
       }
       const key = await keyFor(item, ctx);
       const certificate = await certificateFor(item, ctx, key);
-      const caPem = ctx.signer(target.signer).certificate.pem;
       const text = ctx.materials.get(item.id)?.kubeconfigText;
       const data = item.action === 'renew' && text !== undefined
         ? replaceClientCredentials(text, { certPem: certificate.pem, keyPem: key.privateKeyPem, caPem })
@@ -110,7 +116,9 @@ export async function make(item: PlanItem, ctx: MakeContext): Promise<Made> {
     case 'csr': {
       const { createCsr } = await import('../pki/csr.js');
       const key = await keyFor(item, ctx);
-      const csr = await createCsr({ subject: item.subject!, sans: item.sans!, spki: key.spki, signer: keySigner(key.privateKey, key.algorithm) });
+      const csr = await createCsr({
+        subject: item.subject!, sans: item.sans!, spki: key.spki, signer: keySigner(key.privateKey, key.algorithm), ...(target.extKeyUsage ? { extKeyUsage: target.extKeyUsage } : {}),
+      });
       return { files: [file(target.key, key.privateKeyPem, 'key', item), file(target.csr, csr, 'csr', item)] };
     }
   }

@@ -13,6 +13,7 @@ import { parseKubeconfig, type ParsedKubeconfig } from '../kubeconfig/kubeconfig
 import type { Algorithm } from '../pki/algorithms.js';
 import { MODES } from '../pki/catalog.js';
 import { Certificate } from '../pki/certificate.js';
+import type { CertificateRole } from '../pki/pem.js';
 import { parsePrivateKeyPem, parsePublicKeyPem } from '../pki/keys.js';
 import type { CertificateFacts, X509Certificate } from '../pki/x509.js';
 import type { KeyObject } from 'node:crypto';
@@ -40,6 +41,8 @@ export interface ReadCertificate {
   x509: X509Certificate;
   facts: CertificateFacts;
   certificate: Certificate;
+  /** A CA file: the certificates after the first (its issuers, up to a root), in file order. */
+  chain: Certificate[];
 }
 export interface ReadKey {
   key: KeyObject;
@@ -179,9 +182,10 @@ export class Observer {
     for (const rel of rels) this.states.delete(`${root}:${rel}`);
   }
 
-  certificate(root: string, rel: string): Read<ReadCertificate> {
+  /** A certificate file ('single': exactly one certificate), or a CA file ('bundle': the CA first, then its issuers). */
+  certificate(root: string, rel: string, role: CertificateRole = 'single'): Read<ReadCertificate> {
     if (!this.x509 && this.file(root, rel).state === 'file') throw new Error('Observer: certificates are read only after prepare()');
-    return this.parse(root, rel, (data) => this.readCertificate(data));
+    return this.parse(root, rel, (data) => this.readCertificate(data, role));
   }
 
   privateKey(root: string, rel: string): Read<ReadKey> {
@@ -208,9 +212,10 @@ export class Observer {
     });
   }
 
-  private readCertificate(text: string | Buffer): ReadCertificate {
-    const x509 = this.x509!.parseCertificatePem(text);
-    return { x509, facts: this.x509!.certificateFacts(x509), certificate: Certificate.fromDer(Buffer.from(x509.rawData)) };
+  private readCertificate(text: string | Buffer, role: CertificateRole = 'single'): ReadCertificate {
+    const x509 = this.x509!.parseCertificatePem(text, role);
+    const chain = role === 'bundle' ? Certificate.allFromPem(text, 'bundle').slice(1) : [];
+    return { x509, facts: this.x509!.certificateFacts(x509), certificate: Certificate.fromDer(Buffer.from(x509.rawData)), chain };
   }
 
   private parse<T>(root: string, rel: string, read: (data: Buffer) => T): Read<T> {

@@ -13,7 +13,6 @@
 import path from 'node:path';
 import { UserError } from '../errors.js';
 import { caEntry, keyPath, type CAName } from '../pki/catalog.js';
-import type { Certificate } from '../pki/certificate.js';
 import { KeyPool } from '../pki/keys.js';
 import { keySigner, withCertificate, type Signer } from '../pki/signer.js';
 import { decide, missingKeyText, type CAState, type DecideContext, type Material } from './decide.js';
@@ -130,6 +129,14 @@ export class Run {
     if (ca?.action === 'external') throw new UserError(missingKeyText(path.join(this.dir('certs'), keyPath(caEntry(name))), name));
   }
 
+  /** A CA's certificate file as trust (the CA, then its issuers): what kubeconfigs embed and node bundles copy. */
+  caBundle(name: CAName): string {
+    const ca = this.ctx.cas.get(name);
+    const first = this.signers.get(name)?.certificate ?? ca?.certificate;
+    if (!first) throw new Error(`no certificate for ${name}`);
+    return [first, ...(ca?.chain ?? [])].map((c) => c.pem).join('');
+  }
+
   /** What decide kept aside for an item (an existing key, a kubeconfig's text). */
   material(id: string): Material | undefined {
     return this.materials.get(id);
@@ -160,7 +167,7 @@ export class Run {
       materials: this.materials,
       signer: (name) => this.signer(name),
       addSigner: (name, s) => void this.signers.set(name, s),
-      caCertificate: (name): Certificate => this.signers.get(name)?.certificate ?? this.ctx.cas.get(name)!.certificate!,
+      caBundle: (name) => this.caBundle(name),
     };
   }
 

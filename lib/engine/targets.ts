@@ -6,7 +6,7 @@
  * turns targets and what is on disk (observe.ts) into the plan.
  */
 import type { AlgorithmName } from '../pki/algorithms.js';
-import type { AltNames, CAName, Consumer, FileRole, Profile, Subject } from '../pki/catalog.js';
+import type { AltNames, CAName, Consumer, ExtKeyUsage, FileRole, Profile, Subject } from '../pki/catalog.js';
 import type { Pkcs11Uri } from '../pki/pkcs11-uri.js';
 import type { ReadKey } from './observe.js';
 import type { RunRoot } from './plan.js';
@@ -80,6 +80,8 @@ export interface KubeconfigTarget extends TargetBase {
   allowCertificateFile?: boolean;
   /** The words for an existing file that is not this cluster's kubeconfig for this identity (instead of the judgement's). */
   mismatch?: string;
+  /** With a CA managed elsewhere: the client certificate it signed and its key (certs generate-csr), to write the kubeconfig around. */
+  signedElsewhere?: { cert: string; key: string; csr: string };
 }
 
 export interface GeneratedTarget extends TargetBase {
@@ -116,6 +118,8 @@ export interface CsrTarget extends TargetBase {
   subject: Subject;
   sans: AltNames;
   keyAlgorithm: AlgorithmName;
+  /** The usages to ask for (generate-csr). */
+  extKeyUsage?: readonly ExtKeyUsage[];
   /** The key to reuse (renew --keep-key). */
   reuseKey?: ReadKey;
   exists?: (where: string) => string;
@@ -130,6 +134,7 @@ export function targetPaths(t: Target): string[] {
     case 'key-pair': return [t.key, t.pub];
     case 'csr': return [t.key, t.csr];
     case 'generated': return t.files.map((f) => f.rel);
+    case 'kubeconfig': return t.signedElsewhere ? [t.file, t.signedElsewhere.cert, t.signedElsewhere.key] : [t.file];
     default: return [t.file];
   }
 }

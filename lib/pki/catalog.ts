@@ -617,8 +617,13 @@ export const generatedFor = (entries: readonly GeneratedEntry[], externalEtcd: b
 export const TOKEN_FILE = { file: 'tokens.csv', role: 'secret' as const };
 export const BOOTSTRAP_TOKEN_SECRETS = { dir: 'bootstrap', file: (tokenId: string) => `bootstrap-token-${tokenId}.yaml`, role: 'secret' as const };
 
-/** renew --csr-only: a new key and a CSR per certificate, named after it (admin.conf.key, admin.conf.csr). */
-export const csrFiles = (name: string) => ({ key: `${name}.key`, csr: `${name}.csr` });
+/**
+ * A key and a CSR for an external CA, and where the certificate it signs
+ * goes: named after the certificate (renew --csr-only: etcd-server.key,
+ * etcd-server.csr; certs generate-csr: etcd/server.key, .csr and .crt in the
+ * cert dir, admin.conf.key, .csr and .crt in the kubeconfig dir).
+ */
+export const csrFiles = (name: string) => ({ key: `${name}.key`, csr: `${name}.csr`, cert: `${name}.crt` });
 
 /** certs sign: the certificate is written beside its CSR (or in --out-dir), <name>.csr → <name>.crt. */
 export const signedCertificateFile = (csrFile: string) => `${csrFile.replace(/\.csr$/, '')}.crt`;

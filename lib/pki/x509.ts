@@ -11,17 +11,21 @@ import * as x509 from '@peculiar/x509';
 import { webcrypto } from 'node:crypto';
 import { altNames, type AltNames, type Subject } from './catalog.js';
 import { ekuName, OID } from './oids.js';
-import { certificateBlocks, pem, PemError, pemBlocks } from './pem.js';
+import { certificateBlocks, pem, PemError, pemBlocks, type CertificateRole } from './pem.js';
 
 x509.cryptoProvider.set(webcrypto as never);
 
 export class CertParseError extends Error {}
 
-/** Parse a PEM file holding one certificate (pem.ts's rule: exactly one). */
-export function parseCertificatePem(text: string | Buffer): x509.X509Certificate {
+/**
+ * Parse the certificate of a PEM file: by pem.ts's rule a certificate file
+ * holds exactly one; a CA file ('bundle') may be followed by its issuers, and
+ * the first is the one parsed.
+ */
+export function parseCertificatePem(text: string | Buffer, role: CertificateRole = 'single'): x509.X509Certificate {
   let der: Buffer;
   try {
-    der = certificateBlocks(text, 'single')[0]!;
+    der = certificateBlocks(text, role)[0]!;
   } catch (e) {
     throw new CertParseError((e as PemError).message);
   }
