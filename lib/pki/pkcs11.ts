@@ -115,7 +115,8 @@ export class Token {
       p11 = new pk.PKCS11();
       try {
         p11.load(uri.modulePath);
-        p11.C_Initialize();
+        // Signatures and key generation run on libuv's threads: the module must lock for itself.
+        p11.C_Initialize({ flags: pk.CKF_OS_LOCKING_OK });
       } catch (e) {
         throw new TokenError(`${uri.text}: cannot load the PKCS#11 module ${uri.modulePath}: ${describe(e)}`);
       }
@@ -154,8 +155,13 @@ export class Token {
     return token;
   }
 
+  /** Session 0 is for the quick, synchronous calls (find, attributes); the others run signatures and key generation. */
   private get session(): Handle {
     return this.sessions[0]!.handle;
+  }
+
+  private worker(): Session {
+    return this.sessions[1 + (this.next++ % (this.sessions.length - 1))]!;
   }
 
   /** The private key the URI names, or undefined when the token has none. */
@@ -231,8 +237,10 @@ export class Token {
       { type: pk.CKA_SIGN, value: true }, { type: pk.CKA_DECRYPT, value: false }, { type: pk.CKA_UNWRAP, value: false }];
     const mechanism = { mechanism: algorithm.family === 'rsa' ? pk.CKM_RSA_PKCS_KEY_PAIR_GEN : pk.CKM_EC_KEY_PAIR_GEN };
     let keys;
+    // Sessions in turn: three CAs' keys are made at once on the thread pool.
+    const s = this.worker();
     try {
-      keys = await this.serialized(this.sessions[0]!, () => this.p11.C_GenerateKeyPairAsync(this.session, mechanism, publicTemplate, privateTemplate));
+      keys = await this.serialized(s, () => this.p11.C_GenerateKeyPairAsync(s.handle, mechanism, publicTemplate, privateTemplate));
     } catch (e) {
       throw new TokenError(`${uri.text}: cannot create the key in the token: ${describe(e)}`);
     }
@@ -273,7 +281,7 @@ export class Token {
       location: { kind: 'pkcs11', uri: key.uri.text },
       sign: async (data: Buffer) => {
         fault(key.uri);
-        const s = this.sessions[this.next++ % this.sessions.length]!;
+        const s = this.worker();
         const rsa = key.algorithm.family === 'rsa';
         const input = rsa ? data : createHash(digest).update(data).digest();
         let out: Buffer;

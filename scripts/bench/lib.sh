@@ -46,7 +46,8 @@ BENCH_CAS=(ca front-proxy-ca etcd/ca)
 # and the SANs of the serving certificates. Prints problems to stderr and
 # returns non-zero if there are any.
 bench_verify_layout() {
-  local dir=$1 alg=$2 bad=0 entry name ca purpose f mode want keyalg certpub keypub san p
+  # A third argument "token" means the CA keys live in a PKCS#11 token: no CA key files.
+  local dir=$1 alg=$2 keys=${3:-files} bad=0 entry name ca purpose f mode want keyalg certpub keypub san p
   case "$alg" in
     RSA-2048) keyalg='rsaEncryption' ;;
     ECDSA-P256) keyalg='id-ecPublicKey' ;;
@@ -56,6 +57,14 @@ bench_verify_layout() {
 
   local names=("${BENCH_CAS[@]}")
   for entry in "${BENCH_LEAVES[@]}"; do names+=("${entry%% *}"); done
+  if [[ $keys == token ]]; then
+    for name in "${BENCH_CAS[@]}"; do
+      [[ -f $dir/$name.crt ]] || _bench_bad "missing $name.crt"
+      [[ ! -e $dir/$name.key ]] || _bench_bad "$name.key exists, but the CA key should be in the token"
+    done
+    names=()
+    for entry in "${BENCH_LEAVES[@]}"; do names+=("${entry%% *}"); done
+  fi
   for name in "${names[@]}"; do
     for f in "$dir/$name.crt" "$dir/$name.key"; do
       [[ -f $f ]] || { _bench_bad "missing ${f#"$dir"/}"; continue; }
