@@ -26,23 +26,39 @@ export async function runGenerateCsr(o: GenerateCsrOptions): Promise<number> {
   const run = new Run({ dirs: { certs: rootDir(spec, 'certs'), kubeconfigs: rootDir(spec, 'kubeconfigs') } });
   const cas = CA_NAMES.filter((n) => certificatesFor(spec).some((e) => e.name === n));
   await run.decide(authorityTargets(spec, cas));
+  // A CA file that is there but wrong is said as such (init would say the same).
+  for (const n of cas) {
+    const ca = run.ca(n);
+    if (ca?.action === 'unusable' && !ca.missing) throw new UserError(ca.problem!);
+  }
   // Managed elsewhere: its certificate is here, its key is not (kubeadm's external CA mode). A CA with its key here,
   // or none yet (init creates it), signs at init: nothing to ask of anyone.
   const elsewhere = (name: CAName) => run.ca(name)?.action === 'external';
-  const exists = (where: string) => `file already exists: key or CSR ${where}; kubepki will not overwrite it: move it away (or run kubepki init if the certificates are signed)`;
+  const exists = (where: string) => `file already exists: key or CSR ${where}; a request is waiting for its certificate: have it signed and put the certificate beside it, then run kubepki init (or move the key and CSR away to request anew)`;
+  // What is in place already (a signed certificate, a written kubeconfig) is init's to judge: no new request for it.
+  const inPlace: string[] = [];
+  const wanted = <T extends { name: string }>(item: T, root: 'certs' | 'kubeconfigs', rel: string): boolean => {
+    if (!run.exists(root, rel)) return true;
+    inPlace.push(item.name);
+    return false;
+  };
   const targets: CsrTarget[] = [
-    ...certificatesFor(spec).filter((e) => e.ca && elsewhere(e.ca)).map((e): CsrTarget => ({
+    ...certificatesFor(spec).filter((e) => e.ca && elsewhere(e.ca) && wanted(e, 'certs', certPath(e))).map((e): CsrTarget => ({
       kind: 'csr', id: `csr/${e.name}`, name: e.name, root: 'certs', policy: 'new', ...csrFiles(e.base),
-      subject: e.subject(spec), sans: e.sans(spec), extKeyUsage: PROFILES[e.profile].extKeyUsage, keyAlgorithm: spec.encryptionAlgorithm,
+      subject: e.subject(spec), sans: e.sans(spec), profile: PROFILES[e.profile], keyAlgorithm: spec.encryptionAlgorithm,
       consumers: [], longName: e.longName, exists,
     })),
-    ...KUBECONFIGS.filter((k) => elsewhere(k.signer)).map((k): CsrTarget => ({
+    ...KUBECONFIGS.filter((k) => elsewhere(k.signer) && wanted(k, 'kubeconfigs', k.file)).map((k): CsrTarget => ({
       kind: 'csr', id: `csr/${k.name}`, name: k.name, root: 'kubeconfigs', policy: 'new', ...csrFiles(k.file),
-      subject: k.subject(spec), sans: { dns: [], ips: [] }, extKeyUsage: PROFILES.client.extKeyUsage, keyAlgorithm: spec.encryptionAlgorithm,
+      subject: k.subject(spec), sans: { dns: [], ips: [] }, profile: PROFILES.client, keyAlgorithm: spec.encryptionAlgorithm,
       consumers: [], longName: k.longName, exists,
     })),
   ];
   const kept = cas.filter((n) => !elsewhere(n));
+  if (!targets.length && inPlace.length) {
+    process.stdout.write(`Nothing to request: ${inPlace.join(', ')} ${inPlace.length === 1 ? 'is' : 'are'} in place already (kubepki init checks them); move one away to request it anew.\n`);
+    return 0;
+  }
   if (!targets.length) {
     throw new UserError(`no CA is managed elsewhere here: put that CA's certificate at ${path.join(run.dir('certs'), certPath(caEntry('ca')))} (or ${cas.filter((n) => n !== 'ca').map((n) => certPath(caEntry(n))).join(', ')}) without its key, then run certs generate-csr again`);
   }
@@ -50,6 +66,7 @@ export async function runGenerateCsr(o: GenerateCsrOptions): Promise<number> {
   await run.apply(targets);
   process.stdout.write(`[certs] generating keys and CSRs in ${run.dir('certs')} and ${run.dir('kubeconfigs')}\n`);
   for (const t of targets) process.stdout.write(`[certs] ${path.join(run.dir(t.root), t.csr)}: ${t.name} (${t.longName})\n`);
+  if (inPlace.length) process.stdout.write(`[certs] in place already (kubepki init checks them): ${inPlace.join(', ')}\n`);
   if (kept.length) process.stdout.write(`[certs] ${kept.join(', ')}: not managed elsewhere (its key is here, or init creates it): init issues ${kept.length === 1 ? 'its' : 'their'} certificates\n`);
   process.stdout.write('Have the CA sign each CSR (with the usages it asks for), put each certificate beside its CSR (<name>.crt), then run kubepki init.\n');
   return 0;

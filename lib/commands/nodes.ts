@@ -27,7 +27,7 @@ export async function runNodesIssue(o: NodesOptions): Promise<number> {
   if (unknown.length) throw new UserError(`--only: no node named ${unknown.join(', ')} in the inventory`, { exitCode: 2 });
   const nodes = only.length ? spec.nodes.filter((n) => only.includes(n.name)) : spec.nodes;
   const out = path.resolve(o.outDir ?? rootDir(spec, 'nodes'));
-  const run = new Run({ dirs: { certs: rootDir(spec, 'certs'), nodes: out }, show: { nodes: 'relative' } });
+  const run = new Run({ dirs: { certs: rootDir(spec, 'certs'), nodes: out }, show: { nodes: 'relative' }, lean: true });
 
   // The CAs the bundles need, from the catalog: they must be here, with their keys.
   const cas = [...new Set(nodes.flatMap((n) => bundleEntries(spec, n.role).cas))];

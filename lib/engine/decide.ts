@@ -19,6 +19,8 @@ export interface CAState {
   /** unusable: it cannot sign, for `problem` (a CA a command needs, reported by what it would sign). */
   action: 'create' | 'reuse' | 'external' | 'unusable';
   problem?: string;
+  /** unusable because its certificate is not there at all (rather than wrong). */
+  missing?: true;
   /** Its certificate, when it exists already. */
   certificate?: Certificate;
   /** The CA file's certificates (it, then its issuers): what kubeconfigs and bundles embed as trust. */
@@ -102,9 +104,9 @@ const troubleOf = <T>(r: Read<T>): Trouble | undefined => (r.state === 'refused'
  * A CA a command needs (policy require) that cannot sign is not reported by
  * itself: each certificate it would sign says why, or the command does.
  */
-function caProblem(t: CertTarget, message: string, ctx: DecideContext): Decision {
+function caProblem(t: CertTarget, message: string, ctx: DecideContext, missing = false): Decision {
   if (t.policy !== 'require') return problem(message);
-  ctx.cas.set(t.name as CAName, { action: 'unusable', problem: message, certWhere: ctx.where(t.root, t.cert) });
+  ctx.cas.set(t.name as CAName, { action: 'unusable', problem: message, certWhere: ctx.where(t.root, t.cert), ...(missing ? { missing: true as const } : {}) });
   return { kind: 'skip', message: '' };
 }
 
@@ -160,7 +162,7 @@ function decideTokenCA(t: CertTarget, o: Observer, ctx: DecideContext): Decision
     ctx.cas.set(name, { action: 'reuse', certificate: have.certificate, chain: have.chain, certWhere: cw, tokenKey: { token: token!, key: key.value } });
     return { kind: 'item', item: { ...item, action: 'reuse', uses: [t.cert], subject: have.facts.subject } };
   }
-  if (t.policy === 'require') return caProblem(t, `${cw}: cannot read the ${name} certificate: no such file or directory`, ctx);
+  if (t.policy === 'require') return caProblem(t, `${cw}: cannot read the ${name} certificate: no such file or directory`, ctx, true);
   ctx.cas.set(name, { action: 'create', certWhere: cw });
   if (key.state === 'present') item.notes.push(`the key ${uri.text} is in the token already (left by a run that did not finish?): the new certificate is made for it`);
   return { kind: 'item', item: { ...item, writes: [t.cert] }, material: { token: { token: token!, ...(key.state === 'present' ? { key: key.value } : {}) } } };
@@ -183,7 +185,9 @@ function decideCertificate(t: CertTarget, o: Observer, ctx: DecideContext): Deci
   }
   const have = { cert: cert.state === 'present' ? cert.value : undefined, key: key.state === 'present' ? key.value : undefined };
   if (have.cert && have.key && !spkiDer(have.key.key).equals(have.cert.facts.spki)) {
-    return fail(t.policy === 'init' ? `${kw} does not match ${cw} (different public keys); restore the right pair from a backup` : `${kw} does not match ${cw}`);
+    const external = !t.isCA && t.ca && ctx.cas.get(t.ca)?.action === 'external';
+    const remedy = external ? `put the key that made ${ctx.where(t.root, csrFiles(t.cert.replace(/\.crt$/, '')).csr)} beside it` : 'restore the right pair from a backup';
+    return fail(t.policy === 'init' ? `${kw} does not match ${cw} (different public keys); ${remedy}` : `${kw} does not match ${cw}`);
   }
   const item: PlanItem = {
     ...base(t, t.isCA ? 'ca' : 'certificate'),
@@ -221,7 +225,7 @@ function decideCA(t: CertTarget, item: PlanItem, have: { cert?: ReadCertificate;
     item.notes.push(`${t.key} is absent: this CA is managed outside kubepki; its certificates must exist already`);
     return { kind: 'item', item: { ...item, action: 'external', uses: [t.cert], subject: have.cert.facts.subject } };
   }
-  if (t.policy === 'require') return caProblem(t, `${cw}: cannot read the ${t.name} certificate: no such file or directory`, ctx);
+  if (t.policy === 'require') return caProblem(t, `${cw}: cannot read the ${t.name} certificate: no such file or directory`, ctx, true);
   if (have.key) return problem(`${kw} exists but ${cw} does not; kubepki will not overwrite a key: restore ${cw} or move ${kw} away`);
   ctx.cas.set(name, state('create'));
   return { kind: 'item', item: { ...item, writes: [t.cert, t.key], key: ctx.full(t.root, t.key) } };
@@ -240,15 +244,18 @@ function decideLeaf(t: CertTarget, item: PlanItem, have: { cert?: ReadCertificat
   if (!ca) return { kind: 'skip', message: '' }; // its CA has a problem, reported already
   if (ca.action === 'unusable') return problem(`${t.name}: ${ca.problem}`);
 
+  const csrRel = csrFiles(t.cert.replace(/\.crt$/, '')).csr;
   if (have.cert && have.key) {
     if (!ca.certificate) {
       return problem(`${cw} exists but its CA (${caName}) is to be created, so it cannot have signed it; move ${cw} and ${kw} away, or restore the CA`);
     }
-    const judged = leafProblem({ cw, kw, have: have.cert, subject: t.subject!, sans: t.sans!, profile: t.profile, ca: ca.certificate, caName, caWhere: ca.certWhere });
+    const judged = leafProblem({
+      cw, kw, have: have.cert, subject: t.subject!, sans: t.sans!, profile: t.profile, ca: ca.certificate, caName, caWhere: ca.certWhere,
+      ...(ca.action === 'external' ? { resign: ctx.where(t.root, csrRel) } : {}),
+    });
     if (judged) return problem(judged);
     return { kind: 'item', item: { ...item, action: 'keep', uses: [t.cert, t.key] } };
   }
-  const csrRel = csrFiles(t.cert.replace(/\.crt$/, '')).csr;
   if (have.key && !have.cert && ca.action === 'external' && o.file(t.root, csrRel).state === 'file') {
     const csr = ctx.where(t.root, csrRel);
     return problem(`${kw} and ${csr} are here but ${cw} is not: have ${caName} (managed outside kubepki) sign ${csr} and put the certificate at ${cw}`);
@@ -304,9 +311,14 @@ function decideRenewal(t: CertTarget | KubeconfigTarget, item: PlanItem, o: { cu
 }
 
 /** The problem with keeping an existing leaf as the one the description asks for, or undefined when it can be kept. */
-export function leafProblem(o: { cw: string; kw: string; have: ReadCertificate; subject: Subject; sans: AltNames; profile: Profile; ca: Certificate; caName: string; caWhere: string }): string | undefined {
+export function leafProblem(o: {
+  cw: string; kw: string; have: ReadCertificate; subject: Subject; sans: AltNames; profile: Profile; ca: Certificate; caName: string; caWhere: string;
+  /** The CA is managed elsewhere: the remedy is to have it sign this CSR again (kubepki cannot re-create the certificate). */
+  resign?: string;
+}): string | undefined {
+  const again = o.resign !== undefined ? `have ${o.caName} (managed outside kubepki) sign ${o.resign} again and put the certificate at ${o.cw}` : undefined;
   if (!o.have.certificate.isSignedBy(o.ca)) {
-    return `${o.cw} is not signed by ${o.caName} (${o.caWhere}); move ${o.cw} and ${o.kw} away to have them re-created, or restore the matching CA`;
+    return `${o.cw} is not signed by ${o.caName} (${o.caWhere}); ${again ?? `move ${o.cw} and ${o.kw} away to have them re-created, or restore the matching CA`}`;
   }
   const diffs: string[] = [];
   if (!sameSubject(o.have.facts.subject, o.subject)) diffs.push(`subject is ${fmtSubject(o.have.facts.subject)}, the description wants ${fmtSubject(o.subject)}`);
@@ -317,7 +329,9 @@ export function leafProblem(o: { cw: string; kw: string; have: ReadCertificate; 
   const have = [...o.have.facts.extKeyUsage].sort().join(', ');
   if (want !== have) diffs.push(`extended key usages are ${have || '(none)'}, the description wants ${want || '(none)'}`);
   if (o.have.facts.isCA) diffs.push('it is a CA certificate, the description wants a leaf');
-  if (diffs.length) return `${o.cw} does not match the cluster description: ${diffs.join('; ')}. To change it on purpose, move ${o.cw} and ${o.kw} away and run again to have them re-created`;
+  if (diffs.length) {
+    return `${o.cw} does not match the cluster description: ${diffs.join('; ')}. ${again ? `${again.charAt(0).toUpperCase()}${again.slice(1)}` : `To change it on purpose, move ${o.cw} and ${o.kw} away and run again to have them re-created`}`;
+  }
   return undefined;
 }
 
@@ -453,7 +467,10 @@ function decideSignedElsewhere(t: KubeconfigTarget, item: PlanItem, where: strin
   if (key.state !== 'present') return problem(`${cw} is here but its key ${kw} is not: put the key that made ${files!.csr} beside it`);
   const signed = cert.state === 'present' ? cert.value : undefined;
   if (!signed) return problem(`${cw} cannot be read`);
-  const judged = leafProblem({ cw, kw, have: signed, subject: t.subject, sans: { dns: [], ips: [] }, profile: PROFILES.client, ca: ca.certificate!, caName: t.signer, caWhere: ca.certWhere });
+  const judged = leafProblem({
+    cw, kw, have: signed, subject: t.subject, sans: { dns: [], ips: [] }, profile: PROFILES.client, ca: ca.certificate!, caName: t.signer, caWhere: ca.certWhere,
+    resign: ctx.where(t.root, files!.csr),
+  });
   if (judged) return problem(judged);
   if (!spkiDer(key.value.key).equals(signed.facts.spki)) return problem(`${kw} does not match ${cw} (different public keys); put the key that made ${files!.csr} beside it`);
   item.notes.push(`written around ${files!.cert}, signed by ${t.signer} (managed outside kubepki); ${files!.cert}, ${files!.key} and ${files!.csr} may be deleted now`);

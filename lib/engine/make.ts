@@ -6,7 +6,7 @@
 import { createPublicKey } from 'node:crypto';
 import { buildKubeconfig, replaceClientCredentials } from '../kubeconfig/kubeconfig.js';
 import { ALGORITHMS, algorithmOfKey, type AlgorithmName } from '../pki/algorithms.js';
-import { MODES, type CAName } from '../pki/catalog.js';
+import { MODES, keyUsagesFor, type CAName } from '../pki/catalog.js';
 import type { Certificate } from '../pki/certificate.js';
 import { issueCertificate, validityFrom } from '../pki/issue.js';
 import { KeyPair, publicKeyToPem, type KeyPool } from '../pki/keys.js';
@@ -117,7 +117,8 @@ export async function make(item: PlanItem, ctx: MakeContext): Promise<Made> {
       const { createCsr } = await import('../pki/csr.js');
       const key = await keyFor(item, ctx);
       const csr = await createCsr({
-        subject: item.subject!, sans: item.sans!, spki: key.spki, signer: keySigner(key.privateKey, key.algorithm), ...(target.extKeyUsage ? { extKeyUsage: target.extKeyUsage } : {}),
+        subject: item.subject!, sans: item.sans!, spki: key.spki, signer: keySigner(key.privateKey, key.algorithm),
+        ...(target.profile ? { usages: { keyUsage: keyUsagesFor(target.profile, key.algorithm.family), extKeyUsage: target.profile.extKeyUsage } } : {}),
       });
       return { files: [file(target.key, key.privateKeyPem, 'key', item), file(target.csr, csr, 'csr', item)] };
     }

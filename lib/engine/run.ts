@@ -42,6 +42,12 @@ export interface RunOptions {
   source?: FileSource;
   /** Messages for people about what was repaired or skipped (stderr by default). */
   report?: (line: string) => void;
+  /**
+   * A fleet: keep no plan items, forget each item's target and kept material
+   * once it is made, and keep no list of written files or issued certificates,
+   * so that memory does not grow with the number of nodes.
+   */
+  lean?: boolean;
 }
 
 /** A file source where nothing exists. */
@@ -113,7 +119,8 @@ export class Run {
         if (d.material) this.materials.set(d.item.id, d.material);
       }
     }
-    this.plan.items.push(...items);
+    // A fleet's plan is not printed: its items are returned to the command and not kept.
+    if (!this.options.lean) this.plan.items.push(...items);
     if (o.release) for (const t of targets) this.observer.release(t.root, targetPaths(t));
     return items;
   }
@@ -140,6 +147,11 @@ export class Run {
   /** What decide kept aside for an item (an existing key, a kubeconfig's text). */
   material(id: string): Material | undefined {
     return this.materials.get(id);
+  }
+
+  /** Whether anything is at this path (a regular file, or something refused in its place). */
+  exists(root: RunRoot, rel: string): boolean {
+    return this.observer.file(root, rel).state !== 'missing';
   }
 
   /** The state decided for a CA (after its target was decided). */
@@ -184,6 +196,11 @@ export class Run {
       const { files, certificate } = await make(item, ctx);
       const dir = this.dir(item.root);
       await this.txn!.stage(dir, files, this.options.backups?.[item.root]);
+      if (this.options.lean) {
+        this.targets.delete(item.id);
+        this.materials.delete(item.id);
+        return;
+      }
       for (const f of files) this.written.push(path.join(dir, f.rel));
       if (certificate) this.issued.set(item.id, { serial: certificate.serialNumber, notAfter: certificate.notAfter });
     };

@@ -6,7 +6,7 @@
  * turns targets and what is on disk (observe.ts) into the plan.
  */
 import type { AlgorithmName } from '../pki/algorithms.js';
-import type { AltNames, CAName, Consumer, ExtKeyUsage, FileRole, Profile, Subject } from '../pki/catalog.js';
+import type { AltNames, CAName, Consumer, FileRole, Profile, Subject } from '../pki/catalog.js';
 import type { Pkcs11Uri } from '../pki/pkcs11-uri.js';
 import type { ReadKey } from './observe.js';
 import type { RunRoot } from './plan.js';
@@ -118,8 +118,8 @@ export interface CsrTarget extends TargetBase {
   subject: Subject;
   sans: AltNames;
   keyAlgorithm: AlgorithmName;
-  /** The usages to ask for (generate-csr). */
-  extKeyUsage?: readonly ExtKeyUsage[];
+  /** The usages to ask for (generate-csr): the certificate's profile. */
+  profile?: Profile;
   /** The key to reuse (renew --keep-key). */
   reuseKey?: ReadKey;
   exists?: (where: string) => string;

@@ -247,6 +247,8 @@ interface Prepared {
   staging: string;
   journal: Journal;
   linked: string[];
+  /** tree mode: folders of the staged tree, made (or being made) once each. */
+  made: Map<string, Promise<void>>;
 }
 
 /**
@@ -303,7 +305,7 @@ export class Transaction {
       await mkdir(path.join(staging, 'tree'), { mode: MODES.dir });
       journal.treeIno = await inodeOf(path.join(staging, 'tree'));
     }
-    const p: Prepared = { dir, staging, journal, linked: [] };
+    const p: Prepared = { dir, staging, journal, linked: [], made: new Map() };
     this.prepared.push(p);
     return p;
   }
@@ -321,7 +323,12 @@ export class Transaction {
     }));
     j.files.push(...entries);
     if (j.mode === 'tree') {
-      for (const d of new Set(files.map((f) => path.dirname(path.join(p.staging, 'tree', f.rel))))) await mkdir(d, { recursive: true, mode: MODES.dir });
+      // Each folder of the staged tree is made once, however many pieces are staged into it.
+      for (const d of new Set(files.map((f) => path.dirname(path.join(p.staging, 'tree', f.rel))))) {
+        let made = p.made.get(d);
+        if (!made) p.made.set(d, (made = mkdir(d, { recursive: true, mode: MODES.dir }).then(() => undefined)));
+        await made;
+      }
     }
     await stageAll(files.map((f, i) => ({ ...f, file: path.join(p.staging, entries[i]!.staged) })));
     for (const f of entries.filter((x) => x.replace) as Journal['files']) {

@@ -5,18 +5,19 @@
  * signer interface.
  */
 import * as der from './der.js';
-import { altNamesExtension, encodeName, extension, hasAltNames } from './encode.js';
+import { altNamesExtension, encodeName, extension, hasAltNames, keyUsageExtension } from './encode.js';
 import { signStructure } from './issue.js';
 import { EKU_OID, OID } from './oids.js';
 import { pem } from './pem.js';
 import type { KeySigner } from './signer.js';
-import type { AltNames, ExtKeyUsage, Subject } from './catalog.js';
+import type { AltNames, ExtKeyUsage, KeyUsage, Subject } from './catalog.js';
 
-export async function createCsr(req: { subject: Subject; sans: AltNames; spki: Buffer; signer: KeySigner; extKeyUsage?: readonly ExtKeyUsage[] }): Promise<string> {
+export async function createCsr(req: { subject: Subject; sans: AltNames; spki: Buffer; signer: KeySigner; usages?: { keyUsage: readonly KeyUsage[]; extKeyUsage: readonly ExtKeyUsage[] } }): Promise<string> {
   // The usages the certificate needs, asked for (an external CA applies its own profile, or copies them: openssl -copy_extensions).
   const extensions = [
     ...(hasAltNames(req.sans) ? [altNamesExtension(req.sans)] : []),
-    ...(req.extKeyUsage?.length ? [extension(OID.extKeyUsage, false, der.sequence(...req.extKeyUsage.map((u) => der.oid(EKU_OID[u]))))] : []),
+    ...(req.usages ? [keyUsageExtension(req.usages.keyUsage)] : []),
+    ...(req.usages?.extKeyUsage.length ? [extension(OID.extKeyUsage, false, der.sequence(...req.usages.extKeyUsage.map((u) => der.oid(EKU_OID[u]))))] : []),
   ];
   const attributes = extensions.length ? [der.sequence(der.oid(OID.extensionRequest), der.set(der.sequence(...extensions)))] : [];
   // CertificationRequestInfo: version 0, subject, subjectPKInfo, [0] IMPLICIT attributes (a SET).

@@ -5,7 +5,7 @@
  */
 import ipaddr from 'ipaddr.js';
 import type { Algorithm } from './algorithms.js';
-import type { AltNames, Subject } from './catalog.js';
+import type { AltNames, KeyUsage, Subject } from './catalog.js';
 import * as der from './der.js';
 import { OID } from './oids.js';
 
@@ -18,6 +18,12 @@ export function encodeName(subject: Subject): der.Der {
 export function extension(id: string, critical: boolean, value: der.Der): der.Der {
   return critical ? der.sequence(der.oid(id), der.boolean(true), der.octetString(value)) : der.sequence(der.oid(id), der.octetString(value));
 }
+
+/** Bit positions in the KeyUsage BIT STRING (RFC 5280 4.2.1.3). */
+const KEY_USAGE_BIT: Record<KeyUsage, number> = { digitalSignature: 0, keyEncipherment: 2, keyCertSign: 5 };
+
+/** The (critical) keyUsage extension. */
+export const keyUsageExtension = (usages: readonly KeyUsage[]): der.Der => extension(OID.keyUsage, true, der.namedBits(usages.map((u) => KEY_USAGE_BIT[u])));
 
 export const hasAltNames = (sans: AltNames) => sans.dns.length > 0 || sans.ips.length > 0;
 

@@ -7,10 +7,10 @@
  */
 import { createHash, randomBytes, type KeyObject } from 'node:crypto';
 import type { Algorithm } from './algorithms.js';
-import { keyUsagesFor, type AltNames, type ExtKeyUsage, type KeyUsage, type Profile, type Subject } from './catalog.js';
+import { keyUsagesFor, type AltNames, type ExtKeyUsage, type Profile, type Subject } from './catalog.js';
 import { Certificate } from './certificate.js';
 import * as der from './der.js';
-import { altNamesExtension, encodeName, extension, hasAltNames, signatureAlgorithmId } from './encode.js';
+import { altNamesExtension, encodeName, extension, hasAltNames, keyUsageExtension, signatureAlgorithmId } from './encode.js';
 import { spkiDer } from './keys.js';
 import { EKU_OID, OID } from './oids.js';
 import type { KeySigner, Signer } from './signer.js';
@@ -37,9 +37,6 @@ export interface IssueRequest {
   issuer?: Signer;
   selfSigner?: KeySigner;
 }
-
-/** Bit positions in the KeyUsage BIT STRING (RFC 5280 4.2.1.3). */
-const KEY_USAGE_BIT: Record<KeyUsage, number> = { digitalSignature: 0, keyEncipherment: 2, keyCertSign: 5 };
 
 /** A positive serial number with 127 random bits (RFC 5280 allows up to 20 octets). */
 export function randomSerial(): Buffer {
@@ -71,9 +68,7 @@ export async function issueCertificate(req: IssueRequest): Promise<Certificate> 
   const until = req.issuer && req.notAfter > req.issuer.certificate.notAfter ? req.issuer.certificate.notAfter : req.notAfter;
   const notAfter = new Date(Math.floor(until.getTime() / 1000) * 1000);
 
-  const extensions = [
-    extension(OID.keyUsage, true, der.namedBits(keyUsagesFor(req.profile, req.publicKeyAlgorithm.family).map((u) => KEY_USAGE_BIT[u]))),
-  ];
+  const extensions = [keyUsageExtension(keyUsagesFor(req.profile, req.publicKeyAlgorithm.family))];
   if (req.profile.extKeyUsage.length) {
     extensions.push(extension(OID.extKeyUsage, false, der.sequence(...req.profile.extKeyUsage.map((u: ExtKeyUsage) => der.oid(EKU_OID[u])))));
   }
