@@ -251,8 +251,12 @@ test('bad PINs, modules, tokens and URIs are one-line errors naming the URI with
   t.is(await hsm.countPrivateKeys(), 0, 'no key was made by a refused run');
 });
 
-test('a token key that does not match ca.crt, and a ca.key beside a token-held CA, are refused; nothing changes', async (t) => {
+test('a token key that does not match ca.crt, no such object beside an existing ca.crt, and a ca.key beside a token-held CA, are refused; nothing changes', async (t) => {
   const { hsm, root, dir, args } = await hsmInit(t, 'ECDSA-P256');
+  // ca.crt is there, but the URI names an object the token does not hold: kubepki will not make a key for an existing CA.
+  const elsewhere = args.map((a) => a.replace('object=kubernetes-ca?', 'object=no-such-key?'));
+  await refused(t, hsm, root, ['init', ...elsewhere], /^kubepki: error: ca\.crt exists, but pkcs11:token=kubepki;object=no-such-key\?.* names no private key in the token: restore the key there, or point certificates\.caKeys\.ca at the key of this CA/);
+  t.is(await hsm.countPrivateKeys(), 3, 'no key was made for it');
   // ca.crt of another CA (made with a file key) where the token's CA should be.
   const other = scratch(t);
   t.is((await kubepki(['init', '--cert-dir', path.join(other, 'pki'), ...NODE, '--encryption-algorithm', 'ECDSA-P256', '--skip-phases', 'kubeconfig,flags'])).exitCode, 0);

@@ -2,7 +2,7 @@
 import { loadSpec, type OverrideFlag } from '../config/load.js';
 import { UserError } from '../errors.js';
 import { componentFlags, etcdctlEnv, formatEnv, formatFlags, type FlagContext, type FlagFormat } from '../components/flags.js';
-import { externalCAsOnDisk } from '../engine/desired.js';
+import { externalCAsOnDisk } from '../engine/observe.js';
 import { FLAG_COMPONENTS } from '../pki/catalog.js';
 
 export interface FlagsOptions extends Partial<Record<OverrideFlag, unknown>> {

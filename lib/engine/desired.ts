@@ -12,7 +12,6 @@ import {
   type CAName, type CertEntry, type KubeconfigEntry, type Root,
 } from '../pki/catalog.js';
 import { parsePkcs11Uri } from '../pki/pkcs11-uri.js';
-import { Observer } from './observe.js';
 import type { CertTarget, GeneratedTarget, KeyPairTarget, KubeconfigTarget, Target } from './targets.js';
 
 /** The description as seen from one node of the inventory. */
@@ -131,15 +130,4 @@ export function renewableTargets(spec: ClusterSpec, keepKey: boolean): (CertTarg
     ...certificatesFor(spec).filter((e) => e.ca).map((e) => certTarget(e, spec, { policy: 'renew', keepKey })),
     ...KUBECONFIGS.map((k) => kubeconfigTarget(k, spec, { policy: 'renew', keepKey })),
   ];
-}
-
-
-/**
- * CAs whose certificate is here without its key: managed outside kubepki
- * (kubeadm's external CA mode). Judged from what is there, without reading
- * a certificate: enough for the flags they change.
- */
-export function externalCAsOnDisk(spec: ClusterSpec, observer = new Observer({ certs: spec.certificatesDir })): Set<CAName> {
-  return new Set(certificatesFor(spec).filter((e) => !e.ca && !spec.caKeys[e.name as CAName]
-    && observer.file('certs', certPath(e)).state !== 'missing' && observer.file('certs', keyPath(e)).state === 'missing').map((e) => e.name as CAName));
 }

@@ -11,7 +11,8 @@ import path from 'node:path';
 import { describeSystemError } from '../errors.js';
 import { parseKubeconfig, type ParsedKubeconfig } from '../kubeconfig/kubeconfig.js';
 import type { Algorithm } from '../pki/algorithms.js';
-import { MODES } from '../pki/catalog.js';
+import { MODES, certPath, certificatesFor, keyPath, type CAName } from '../pki/catalog.js';
+import type { ClusterSpec } from '../config/spec.js';
 import { Certificate } from '../pki/certificate.js';
 import type { CertificateRole } from '../pki/pem.js';
 import { parsePrivateKeyPem, parsePublicKeyPem } from '../pki/keys.js';
@@ -275,4 +276,14 @@ export function troubleText(where: string, t: Trouble, full?: string): string {
     case 'token': return t.message;
     default: return `${where} ${troubleDetail(t)}`;
   }
+}
+
+/**
+ * CAs whose certificate is here without its key: managed outside kubepki
+ * (kubeadm's external CA mode). Judged from what is there, without reading
+ * a certificate: enough for the flags they change.
+ */
+export function externalCAsOnDisk(spec: Pick<ClusterSpec, 'etcd' | 'caKeys' | 'certificatesDir'>, observer = new Observer({ certs: spec.certificatesDir })): Set<CAName> {
+  return new Set(certificatesFor(spec).filter((e) => !e.ca && !spec.caKeys[e.name as CAName]
+    && observer.file('certs', certPath(e)).state !== 'missing' && observer.file('certs', keyPath(e)).state === 'missing').map((e) => e.name as CAName));
 }

@@ -11,8 +11,7 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { ClusterSpec } from '../config/spec.js';
-import { externalCAsOnDisk } from '../engine/desired.js';
-import { DISK, readRegular, troubleDetail } from '../engine/observe.js';
+import { DISK, externalCAsOnDisk, readRegular, troubleDetail } from '../engine/observe.js';
 import { describeSystemError } from '../errors.js';
 import { parseKubeconfig } from '../kubeconfig/kubeconfig.js';
 import { Certificate } from '../pki/certificate.js';
@@ -98,7 +97,8 @@ export function collectRows(spec: ClusterSpec): { certificates: Row[]; authoriti
       throw new Error('has no client certificate for its current user');
     }));
   }
-  const byName = (a: Row, b: Row) => a.name.localeCompare(b.name);
+  // Byte order, as kubeadm (Go) sorts; localeCompare would load ICU's collation (~10 ms of start-up) for the same order.
+  const byName = (a: Row, b: Row) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
   return { certificates: certs.sort(byName), authorities: authorities.sort(byName) };
 }
 

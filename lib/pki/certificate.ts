@@ -7,7 +7,7 @@
  * is x509.ts's job.
  */
 import { createPublicKey, verify } from 'node:crypto';
-import { children, commonName, contents, DerError, readNode, readOid, readTime, whole } from './der.js';
+import { children, commonName, contents, DerError, readNode, readOid, readTime, whole, type Node } from './der.js';
 import { OID } from './oids.js';
 import { certificateBlocks, pem, type CertificateRole } from './pem.js';
 
@@ -28,10 +28,14 @@ export class Certificate {
     readonly keyId: Buffer | undefined,
     /** Authority key identifier (its keyIdentifier field), when it has one. */
     readonly authorityKeyId: Buffer | undefined,
-    /** DER SubjectPublicKeyInfo. */
-    readonly spki: Buffer,
-    private readonly signed: { tbs: Buffer; algorithm: string; value: Buffer },
+    /** Where the SubjectPublicKeyInfo, the signed part and the signature are in `der`: read when asked for (check-expiration never does). */
+    private readonly at: { spki: Node; tbs: Node; algorithm: Node; value: Node },
   ) {}
+
+  /** DER SubjectPublicKeyInfo. */
+  get spki(): Buffer {
+    return Buffer.from(whole(this.der, this.at.spki));
+  }
 
   /** Read the fields kubepki needs; throws DerError when `der` is not an X.509 certificate. */
   static fromDer(der: Buffer): Certificate {
@@ -71,7 +75,6 @@ export class Certificate {
         }
       }
     }
-    const sig = contents(der, value);
     return new Certificate(
       der,
       Buffer.from(whole(der, subject)),
@@ -81,8 +84,7 @@ export class Certificate {
       contents(der, serial).toString('hex'),
       keyId,
       authorityKeyId,
-      Buffer.from(whole(der, spki)),
-      { tbs: whole(der, tbs), algorithm: readOid(der, children(der, algorithm)[0]!), value: sig.subarray(1) },
+      { spki, tbs, algorithm, value },
     );
   }
 
@@ -118,10 +120,11 @@ export class Certificate {
   isSignedBy(issuer: Certificate): boolean {
     if (!this.issuerDer.equals(issuer.subjectDer)) return false;
     if (this.authorityKeyId && issuer.keyId && !this.authorityKeyId.equals(issuer.keyId)) return false;
-    const digest = DIGEST_OF_SIGNATURE[this.signed.algorithm];
-    if (!digest) return false;
     try {
-      return verify(digest, this.signed.tbs, createPublicKey({ key: issuer.spki, format: 'der', type: 'spki' }), this.signed.value);
+      const digest = DIGEST_OF_SIGNATURE[readOid(this.der, children(this.der, this.at.algorithm)[0]!)];
+      if (!digest) return false;
+      const signature = contents(this.der, this.at.value).subarray(1); // the BIT STRING's unused-bits octet first
+      return verify(digest, whole(this.der, this.at.tbs), createPublicKey({ key: issuer.spki, format: 'der', type: 'spki' }), signature);
     } catch {
       return false;
     }
