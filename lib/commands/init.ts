@@ -8,7 +8,8 @@ import { loadSpec, type OverrideFlag } from '../config/load.js';
 import { describeSystemError, UserError } from '../errors.js';
 import { KeyPool } from '../pki/keys.js';
 import { INIT_ROOTS, SKIPPABLE_PHASES, initDirs, keysToCreate, type Phase } from '../engine/roots.js';
-import { CA_NAMES } from '../pki/catalog.js';
+import { ALGORITHMS } from '../pki/algorithms.js';
+import { CA_NAMES, caEntry, certPath } from '../pki/catalog.js';
 import type { OutputFormat } from '../output.js';
 
 export interface InitOptions extends Partial<Record<OverrideFlag, unknown>> {
@@ -53,6 +54,19 @@ export async function runInit(options: InitOptions): Promise<number> {
   if (!options.dryRun) {
     // Start key generation on the thread pool now; the engine loads meanwhile.
     pool.prefetch(spec.encryptionAlgorithm, keysToCreate(spec, (rel) => exists(dirs.certs, rel), skip.has('kubeconfig') ? undefined : (file) => exists(dirs.kubeconfigs, file)));
+  }
+  // A CA key to make inside a token: begin it now too (it takes longer than the rest of the start-up).
+  const tokenCAs = CA_NAMES.filter((n) => spec.caKeys[n] && !exists(dirs.certs, certPath(caEntry(n))));
+  if (!options.dryRun && tokenCAs.length) {
+    const [{ Token }, { parsePkcs11Uri }] = await Promise.all([import('../pki/pkcs11.js'), import('../pki/pkcs11-uri.js')]);
+    for (const n of tokenCAs) {
+      const uri = parsePkcs11Uri(spec.caKeys[n]!);
+      try {
+        Token.open(uri).prefetch(uri, ALGORITHMS[spec.encryptionAlgorithm]);
+      } catch {
+        // the observer opens the token again, and reports what is wrong with it
+      }
+    }
   }
   const [{ Run }, { clusterTargets }, { planData, describeApplied }] = await Promise.all([
     import('../engine/run.js'),

@@ -99,6 +99,8 @@ interface Session {
 /** An opened, logged-in token: a small pool of sessions (key handles of token objects are valid in all of them). */
 export class Token {
   private next = 0;
+  /** Keys being made ahead (init starts them while the rest of kubepki loads), by URI. */
+  private readonly pending = new Map<string, Promise<TokenKey>>();
   private constructor(readonly uri: Pkcs11Uri, private readonly p11: import('pkcs11js').PKCS11, private readonly sessions: Session[]) {}
 
   private static modules = new Map<string, import('pkcs11js').PKCS11>();
@@ -164,8 +166,9 @@ export class Token {
     return this.sessions[1 + (this.next++ % (this.sessions.length - 1))]!;
   }
 
-  /** The private key the URI names, or undefined when the token has none. */
+  /** The private key the URI names, or undefined when the token has none (or this run is making it). */
   find(uri: Pkcs11Uri): TokenKey | undefined {
+    if (this.pending.has(uri.text)) return undefined;
     const pk = load();
     const privates = this.objects([
       { type: pk.CKA_CLASS, value: pk.CKO_PRIVATE_KEY },
@@ -195,13 +198,14 @@ export class Token {
   }
 
   /** The DER SubjectPublicKeyInfo of a private key: from its public object (same CKA_ID), or an RSA key's own public attributes. */
-  private publicKeyOf(privateKey: Handle, id: Buffer, uri: Pkcs11Uri): Buffer {
+  private publicKeyOf(privateKey: Handle, id: Buffer, uri: Pkcs11Uri, publicKey?: Handle): Buffer {
     const pk = load();
     const [type] = this.p11.C_GetAttributeValue(this.session, privateKey, [{ type: pk.CKA_KEY_TYPE }]);
     // A CK_ULONG, in the machine's byte order (little-endian on the machines kubepki ships for).
     const raw = type?.value as Buffer;
     const keyType = raw.length === 8 ? Number(raw.readBigUInt64LE()) : raw.readUInt32LE();
-    const publics = this.objects([{ type: pk.CKA_CLASS, value: pk.CKO_PUBLIC_KEY }, ...(id.length ? [{ type: pk.CKA_ID, value: id }] : uri.object !== undefined ? [{ type: pk.CKA_LABEL, value: uri.object }] : [])]);
+    const publics = publicKey ? [publicKey]
+      : this.objects([{ type: pk.CKA_CLASS, value: pk.CKO_PUBLIC_KEY }, ...(id.length ? [{ type: pk.CKA_ID, value: id }] : uri.object !== undefined ? [{ type: pk.CKA_LABEL, value: uri.object }] : [])]);
     if (keyType === pk.CKK_RSA) {
       const from = publics[0] ?? privateKey;
       const [n, e] = this.p11.C_GetAttributeValue(this.session, from, [{ type: pk.CKA_MODULUS }, { type: pk.CKA_PUBLIC_EXPONENT }]);
@@ -222,8 +226,30 @@ export class Token {
     throw new TokenError(`${uri.text}: the key is neither RSA nor EC (CKK ${keyType})`);
   }
 
-  /** Make a key pair inside the token: a token object, private, sensitive, never extractable; CKA_ID the SHA-1 key identifier of its public key. */
-  async generate(uri: Pkcs11Uri, algorithm: Algorithm): Promise<TokenKey> {
+  /**
+   * Start making the key a URI names, when the token has none: key generation
+   * in a token takes longer than a process start-up, so init begins it first.
+   * Should the run then fail, the next one adopts the key (it says so).
+   */
+  prefetch(uri: Pkcs11Uri, algorithm: Algorithm): void {
+    if (this.pending.has(uri.text) || this.find(uri)) return;
+    const key = this.make(uri, algorithm);
+    key.catch(() => undefined); // reported when taken
+    this.pending.set(uri.text, key);
+  }
+
+  /** Make a key pair inside the token (or take the one being made ahead). */
+  generate(uri: Pkcs11Uri, algorithm: Algorithm): Promise<TokenKey> {
+    const ahead = this.pending.get(uri.text);
+    if (ahead) {
+      this.pending.delete(uri.text);
+      return ahead;
+    }
+    return this.make(uri, algorithm);
+  }
+
+  /** A token object, private, sensitive, never extractable; CKA_ID the SHA-1 key identifier of its public key. */
+  private async make(uri: Pkcs11Uri, algorithm: Algorithm): Promise<TokenKey> {
     const pk = load();
     const label = uri.object ?? `kubepki-${randomBytes(4).toString('hex')}`;
     const tempId = uri.id ?? randomBytes(20);
@@ -244,7 +270,7 @@ export class Token {
     } catch (e) {
       throw new TokenError(`${uri.text}: cannot create the key in the token: ${describe(e)}`);
     }
-    const spki = this.publicKeyOf(keys.privateKey, tempId, { ...uri, object: label });
+    const spki = this.publicKeyOf(keys.privateKey, tempId, { ...uri, object: label }, keys.publicKey);
     let id = tempId;
     if (!uri.id) {
       // "The key of this certificate": the same identifier as the CA certificate's subject key identifier.
