@@ -10,7 +10,7 @@ import type { OutputFormat } from './output.js';
 import { ALGORITHM_NAMES } from './pki/algorithms.js';
 import { FLAG_FIELDS } from './config/table.js';
 import {
-  BOOTSTRAP_KUBECONFIG, BOOTSTRAP_TOKEN_SECRETS, FLAG_COMPONENTS, NODE_BUNDLES, TOKEN_FILE, renewableNames, userKubeconfigFile,
+  BOOTSTRAP_KUBECONFIG, BOOTSTRAP_TOKEN_SECRETS, CA_NAMES, FLAG_COMPONENTS, NODE_BUNDLES, TOKEN_FILE, renewableNames, userKubeconfigFile,
 } from './pki/catalog.js';
 
 /** package.json's version, put in by the build (scripts/build.mjs). */
@@ -187,6 +187,18 @@ cli
         .option('out-dir', { type: 'string', coerce: last, describe: 'Where certificates go [default: beside each CSR]', requiresArg: true }),
       (argv) => run(async () => (await import('./commands/sign.js')).runSign(argv as never)),
     ).demandCommand(1, 'Name a certs command (check-expiration, renew, generate-csr, sign).'),
+  )
+  .command(
+    'ca <command>',
+    'The cluster\'s certificate authorities',
+    (y) => y.command(
+      'renew <name>',
+      'Renew a CA\'s certificate with the same key (same subject and key identifier, new validity): everything it signed stays valid',
+      (yy) => specOptions(yy)
+        .positional('name', { type: 'string', describe: CA_NAMES.join(', '), demandOption: true })
+        .option('dry-run', { type: 'boolean', describe: 'Say what would be renewed, and write nothing' }),
+      (argv) => run(async () => (await import('./commands/ca.js')).runCaRenew(argv as never)),
+    ).demandCommand(1, 'Name a ca command (renew).'),
   )
   .command(
     'kubeconfig <command>',

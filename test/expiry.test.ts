@@ -84,11 +84,11 @@ test('a CA within 30 days is called out (exit 3); within 7 days it is degraded (
   const soon = await pki(t, '--ca-certificate-validity', '480h', '--certificate-validity', '24h');
   const warn = await check(soon.dir);
   t.is(warn.exitCode, 3, warn.stdout);
-  t.regex(warn.stdout, /^WARNING: CA ca expires .* \(in 19d\): plan its rotation$/m);
+  t.regex(warn.stdout, /^WARNING: CA ca expires .* \(in 19d\): plan its rotation, or renew it with the same key \(everything it signed stays valid\): kubepki ca renew ca$/m);
   const degraded = await pki(t, '--ca-certificate-validity', '120h', '--certificate-validity', '24h');
   const run = await check(degraded.dir);
   t.is(run.exitCode, 4);
-  t.regex(run.stdout, /^DEGRADED: CA etcd-ca expires .*: every certificate it signed stops working then; rotate it now$/m);
+  t.regex(run.stdout, /^DEGRADED: CA etcd-ca expires .*: every certificate it signed stops working then; rotate it now, or renew it with the same key: kubepki ca renew etcd-ca$/m);
   const prom = await check(degraded.dir, '-o', 'prometheus');
   t.regex(prom.stdout, /^kubepki_ca_degraded\{name="ca"\} 1$/m);
   t.is(prom.exitCode, 4);

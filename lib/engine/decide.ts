@@ -54,6 +54,8 @@ export interface Material {
   token?: { token: Token; key?: TokenKey };
   /** A kubeconfig's client certificate signed by a CA managed elsewhere, and its key. */
   signedElsewhere?: { certPem: string; keyPem: string };
+  /** A kubeconfig whose embedded CA certificates alone are rewritten. */
+  trustOnly?: true;
 }
 
 export type Decision =
@@ -160,6 +162,7 @@ function decideTokenCA(t: CertTarget, o: Observer, ctx: DecideContext): Decision
       return caProblem(t, `${uri.text}: the token's key does not match ${cw} (different public keys); point certificates.caKeys.${name} at the key of this CA, or restore its certificate`, ctx);
     }
     ctx.cas.set(name, { action: 'reuse', certificate: have.certificate, chain: have.chain, certWhere: cw, tokenKey: { token: token!, key: key.value } });
+    if (t.policy === 'renew') return renewCA(t, item, have, ctx, { token: { token: token!, key: key.value } });
     return { kind: 'item', item: { ...item, action: 'reuse', uses: [t.cert], subject: have.facts.subject } };
   }
   if (t.policy === 'require') return caProblem(t, `${cw}: cannot read the ${name} certificate: no such file or directory`, ctx, true);
@@ -217,7 +220,11 @@ function decideCA(t: CertTarget, item: PlanItem, have: { cert?: ReadCertificate;
   });
   if (have.cert && have.key) {
     ctx.cas.set(name, state('reuse'));
+    if (t.policy === 'renew') return renewCA(t, item, have.cert, ctx, { key: have.key });
     return { kind: 'item', item: { ...item, action: 'reuse', uses: [t.cert, t.key], subject: have.cert.facts.subject, key: ctx.full(t.root, t.key) } };
+  }
+  if (have.cert && t.policy === 'renew') {
+    return problem(`${name} is managed outside kubepki (${cw} without its key): have that CA renew its certificate, then put it at ${cw}`);
   }
   if (have.cert) {
     ctx.cas.set(name, state('external'));
@@ -274,6 +281,20 @@ function decideLeaf(t: CertTarget, item: PlanItem, have: { cert?: ReadCertificat
 function expiredCA(what: string, caName: CAName, ca: CAState, ctx: DecideContext): Decision | undefined {
   if (!ca.certificate || ca.certificate.notAfter > ctx.now) return undefined;
   return problem(`${what} cannot be issued: its CA ${caName} (${ca.certWhere}) expired on ${ca.certificate.notAfter.toISOString()}, and nothing it signs now would be valid; renew or replace that CA first`);
+}
+
+/**
+ * A CA's certificate renewed with the same key (ca renew): the same subject,
+ * SANs and key (so the same subject key identifier), a new validity; every
+ * certificate it signed still verifies. Only the certificate file changes.
+ */
+function renewCA(t: CertTarget, item: PlanItem, have: ReadCertificate, ctx: DecideContext, material: Material): Decision {
+  if (have.chain.length) return problem(`${ctx.where(t.root, t.cert)} holds more than the CA (its issuers, or a rotation under way): kubepki renews a CA whose file holds only it`);
+  return {
+    kind: 'item',
+    item: { ...item, action: 'renew', writes: [t.cert], uses: t.token ? [] : [t.key], subject: have.facts.subject, sans: have.facts.sans, notAfter: have.facts.notAfter.toISOString() },
+    material,
+  };
 }
 
 /** renew: a missing certificate is an error when named, skipped (and said) for "all". */
@@ -403,6 +424,12 @@ function decideKubeconfig(t: KubeconfigTarget, o: Observer, ctx: DecideContext):
     ...(t.credentials.kind === 'client-certificate' ? { profile: PROFILES.client, validity: t.credentials.validity } : {}),
   };
 
+  if (t.policy === 'trust') {
+    // Only the embedded CA certificates change: a kubeconfig that is not there is left alone.
+    if (read.state === 'missing') return { kind: 'skip', message: '' };
+    return { kind: 'item', item: { ...item, action: 'renew', writes: [t.file] }, material: { kubeconfigText: read.value.text, trustOnly: true } };
+  }
+
   if (t.policy === 'renew') {
     if (read.state === 'missing') return missingForRenew(t, where, ctx);
     const kc = read.value;
@@ -486,16 +513,24 @@ function decideSignedElsewhere(t: KubeconfigTarget, item: PlanItem, where: strin
 function decideGenerated(t: GeneratedTarget, o: Observer, ctx: DecideContext): Decision {
   const item = base(t, t.shownAs);
   const problems: string[] = [];
+  const replaced: string[] = [];
   for (const f of t.files) {
     const where = ctx.where(t.root, f.rel);
     const st = o.file(t.root, f.rel);
     if (st.state === 'missing') item.writes.push(f.rel);
     else if (st.state === 'refused') problems.push(st.trouble.code === 'not-a-file' ? `${where} is ${st.trouble.what}; move it away` : troubleText(where, st.trouble));
     else if (t.policy === 'new') problems.push(t.exists?.(where) ?? `${where} exists; kubepki will not overwrite it: move it away`);
+    // replace: its content comes from what this run makes (a CA's new certificate): it is written, not compared.
+    else if (t.policy === 'replace') replaced.push(f.rel);
     else if (st.data.toString() === f.data()) item.uses.push(f.rel);
     else problems.push(`${where} differs from what the description gives; kubepki will not overwrite it: move it away to have it written anew`);
   }
   if (problems.length) return problems.length === 1 ? problem(problems[0]!) : { kind: 'problem', message: problems.join('\n') };
+  if (replaced.length) {
+    // Files replaced and files created cannot share an item (a replacement is staged with its backup); replace wins, created ones are none here.
+    if (item.writes.length) return problem(`${ctx.where(t.root, item.writes[0]!)} is missing while ${ctx.where(t.root, replaced[0]!)} is to be replaced; restore it first`);
+    return { kind: 'item', item: { ...item, action: 'renew', writes: replaced } };
+  }
   item.action = item.writes.length ? 'create' : 'keep';
   return { kind: 'item', item };
 }

@@ -9,7 +9,7 @@ import { ALGORITHMS, algorithmOfKey, type AlgorithmName } from '../pki/algorithm
 import { MODES, keyUsagesFor, type CAName } from '../pki/catalog.js';
 import type { Certificate } from '../pki/certificate.js';
 import { issueCertificate, validityFrom } from '../pki/issue.js';
-import { KeyPair, publicKeyToPem, type KeyPool } from '../pki/keys.js';
+import { KeyPair, publicKeyToPem, spkiDer, type KeyPool } from '../pki/keys.js';
 import { keySigner, withCertificate, type Signer } from '../pki/signer.js';
 import type { Material } from './decide.js';
 import type { PlanItem } from './plan.js';
@@ -62,6 +62,18 @@ export async function make(item: PlanItem, ctx: MakeContext): Promise<Made> {
   switch (target.kind) {
     case 'certificate': {
       const inToken = ctx.materials.get(item.id)?.token;
+      if (target.isCA && item.action === 'renew') {
+        // The same key, a new certificate (ca renew): signed by itself, through whichever signer holds the key.
+        const held = ctx.materials.get(item.id)!;
+        const signer = held.token?.key ? held.token.token.signer(held.token.key) : keySigner(held.key!.key, held.key!.algorithm);
+        const spki = held.token?.key ? held.token.key.spki : spkiDer(held.key!.key);
+        const certificate = await issueCertificate({
+          subject: item.subject!, sans: item.sans!, profile: item.profile!, publicKey: spki, publicKeyAlgorithm: signer.algorithm,
+          ...validityFrom(ctx.now, item.validity!), selfSigner: signer,
+        });
+        ctx.addSigner(target.name as CAName, withCertificate(signer, certificate));
+        return { files: [file(target.cert, certificate.pem, 'cert', item)], certificate };
+      }
       if (target.token && inToken) {
         // The CA's key is made (or was made) inside the token; only its certificate is a file.
         const key = inToken.key ?? await inToken.token.generate(target.token, ALGORITHMS[item.keyAlgorithm as AlgorithmName]);
@@ -92,6 +104,8 @@ export async function make(item: PlanItem, ctx: MakeContext): Promise<Made> {
         return { files: [file(target.file, data, 'kubeconfig', item)] };
       }
       const caPem = ctx.caBundle(target.signer);
+      const kept = ctx.materials.get(item.id);
+      if (kept?.trustOnly) return { files: [file(target.file, replaceClientCredentials(kept.kubeconfigText!, { caPem }), 'kubeconfig', item)] };
       const elsewhere = ctx.materials.get(item.id)?.signedElsewhere;
       if (elsewhere) {
         // Signed by the CA managed elsewhere (certs generate-csr): the kubeconfig is written around that certificate and key.

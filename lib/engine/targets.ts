@@ -65,7 +65,8 @@ export interface KeyPairTarget extends TargetBase {
 
 export interface KubeconfigTarget extends TargetBase {
   kind: 'kubeconfig';
-  policy: 'init' | 'renew' | 'new';
+  /** trust: only its embedded CA certificates change (a CA renewed, a rotation's trust), its client certificate stays. */
+  policy: 'init' | 'renew' | 'new' | 'trust';
   file: string;
   /** The CA it embeds and that signs its client certificate. */
   signer: CAName;
@@ -86,7 +87,8 @@ export interface KubeconfigTarget extends TargetBase {
 
 export interface GeneratedTarget extends TargetBase {
   kind: 'generated';
-  policy: 'generated' | 'new';
+  /** replace: written over what is there (a copy kept in the backups), its content made by the run (a trust bundle with a CA's new certificate). */
+  policy: 'generated' | 'new' | 'replace';
   /** How plans show it: a component's flag files, or another generated file. */
   shownAs: 'flags' | 'generated';
   files: { rel: string; role: FileRole; /** Made when the file is written (a fresh token, say). */ data: () => string }[];

@@ -87,8 +87,8 @@ export function renderText(certs: readonly Judged[], cas: readonly Judged[]): st
   for (const r of [...cas, ...certs]) {
     if (r.status === 'ok' || r.status === 'missing') continue;
     if (!r.notAfter) notes.push(`ERROR: ${r.name} (${r.path}): ${r.why}`);
-    else if (r.reasonCode === 'ca-degraded') notes.push(`DEGRADED: CA ${r.name} expires ${expiresText(r.notAfter)} (in ${humanDuration(r.residualMs!)}): every certificate it signed stops working then; rotate it now`);
-    else if (r.kind === 'ca' && r.status === 'warn') notes.push(`WARNING: CA ${r.name} expires ${expiresText(r.notAfter)} (in ${humanDuration(r.residualMs!)}): plan its rotation`);
+    else if (r.reasonCode === 'ca-degraded') notes.push(`DEGRADED: CA ${r.name} expires ${expiresText(r.notAfter)} (in ${humanDuration(r.residualMs!)}): every certificate it signed stops working then; rotate it now, or renew it with the same key: kubepki ca renew ${r.name}`);
+    else if (r.kind === 'ca' && r.status === 'warn') notes.push(`WARNING: CA ${r.name} expires ${expiresText(r.notAfter)} (in ${humanDuration(r.residualMs!)}): plan its rotation, or renew it with the same key (everything it signed stays valid): kubepki ca renew ${r.name}`);
     else notes.push(`${r.status === 'fail' ? 'ERROR' : 'WARNING'}: ${r.name} ${r.reasonCode === 'expired' ? `expired ${expiresText(r.notAfter)}` : r.why}`);
   }
   if (notes.length) lines.push('', ...notes);

@@ -102,7 +102,7 @@ export function parseKubeconfig(text: string): ParsedKubeconfig {
  * and its cluster's CA re-embedded (as kubeadm's renewal does); everything
  * else in the file stays as it was.
  */
-export function replaceClientCredentials(text: string, c: { certPem: string; keyPem: string; caPem: string }): string {
+export function replaceClientCredentials(text: string, c: { certPem?: string; keyPem?: string; caPem: string }): string {
   const doc = parseDocument(text);
   const context = (doc.get('contexts') as { items: unknown[] } | undefined)?.items
     .map((x) => (x as { toJSON(): { name: string; context: { cluster: string; user: string } } }).toJSON())
@@ -110,8 +110,9 @@ export function replaceClientCredentials(text: string, c: { certPem: string; key
   const users = doc.get('users') as { items: { get(k: string): unknown; setIn(k: string[], v: unknown): void }[] };
   const user = users.items.find((u) => u.get('name') === context?.context.user);
   if (!user) throw new KubeconfigError('has no user for its current context');
-  user.setIn(['user', 'client-certificate-data'], b64(c.certPem));
-  user.setIn(['user', 'client-key-data'], b64(c.keyPem));
+  // Without a certificate and key, only the CA changes (a CA renewed, or a rotation's trust).
+  if (c.certPem !== undefined) user.setIn(['user', 'client-certificate-data'], b64(c.certPem));
+  if (c.keyPem !== undefined) user.setIn(['user', 'client-key-data'], b64(c.keyPem));
   const clusters = doc.get('clusters') as { items: { get(k: string): unknown; setIn(k: string[], v: unknown): void }[] };
   clusters.items.find((x) => x.get('name') === context?.context.cluster)?.setIn(['cluster', 'certificate-authority-data'], b64(c.caPem));
   return doc.toString();
