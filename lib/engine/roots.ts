@@ -3,6 +3,7 @@
  * Light on purpose (the catalog and path only): init reads it before the
  * engine loads, to start generating keys.
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { ClusterSpec } from '../config/spec.js';
 import { BACKUPS, KEY_PAIRS, KUBECONFIGS, NODE_BUNDLES, certPath, certificatesFor, keyPath, type CAName, type Root } from '../pki/catalog.js';
@@ -21,7 +22,13 @@ export function rootDir(spec: ClusterSpec, root: Exclude<Root, 'units' | 'manife
     case 'kubeconfigs': return path.resolve(spec.kubeconfigDir);
     case 'flags': return path.resolve(spec.flagsDir);
     case 'nodes': return path.resolve(spec.kubeconfigDir, NODE_BUNDLES.dir);
-    case 'backups': return path.resolve(spec.kubeconfigDir, BACKUPS.dir, BACKUPS.stamp(now));
+    case 'backups': {
+      // One folder per run: a second run within the same second gets "<stamp>-2", so no copy lands over another.
+      const base = path.resolve(spec.kubeconfigDir, BACKUPS.dir, BACKUPS.stamp(now));
+      let dir = base;
+      for (let i = 2; existsSync(dir); i++) dir = `${base}-${i}`;
+      return dir;
+    }
   }
 }
 

@@ -18,7 +18,7 @@
  * run fail (or SIGKILL itself) after n files were staged or committed.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fchmodSync, fsync, open as fsOpen, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { constants as fsConstants, closeSync, existsSync, fchmodSync, fsync, open as fsOpen, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { chmod, copyFile, link, mkdir, open, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { describeSystemError, UserError } from '../errors.js';
@@ -38,6 +38,8 @@ export interface NewFile {
   mode: number;
   /** Replace the existing file (renew): it is first copied to the group's backup folder. */
   replace?: boolean;
+  /** Remove the existing file (a finished CA rotation's old files): it is copied to the backup folder, then unlinked; `data` is unused. */
+  remove?: boolean;
   /**
    * Files of one step (a certificate and its key) are committed by consecutive
    * system calls with nothing in between: the test hook never stops a run inside a step.
@@ -60,7 +62,7 @@ interface Journal {
   mode: 'tree' | 'link';
   /** tree mode: the inode of the staged tree, to recognise it once renamed into place. */
   treeIno?: number;
-  files: { rel: string; staged: string; replace?: boolean; ino?: number; step?: string }[];
+  files: { rel: string; staged: string; replace?: boolean; remove?: boolean; ino?: number; mode?: number; step?: string }[];
   createdDirs: string[];
   backupDir?: string;
 }
@@ -170,20 +172,31 @@ async function undo(staging: string, journal: Journal, linked: readonly string[]
     for (const rel of linked) {
       const entry = journal.files.find((f) => f.rel === rel)!;
       const target = path.join(journal.dir, rel);
-      if (entry.replace) {
-        // Put the copy made before the commit back, atomically, if the new file is (still) in place.
-        if (entry.ino !== undefined && (await inodeOf(target)) === entry.ino) {
-          const tmp = path.join(path.dirname(target), `.${path.basename(target)}.kubepki-restore`);
-          await copyFile(path.join(journal.backupDir!, rel), tmp);
-          await rename(tmp, target);
-        }
+      // Put the copy made before the commit back, atomically: over the new file (if it is still in place), or where the removed one was.
+      const restore = async () => {
+        const tmp = path.join(path.dirname(target), `.${path.basename(target)}.kubepki-restore`);
+        await copyFile(path.join(journal.backupDir!, rel), tmp);
+        if (entry.mode !== undefined) await chmod(tmp, entry.mode);
+        await rename(tmp, target);
+      };
+      if (entry.remove) {
+        if ((await inodeOf(target)) === undefined) await restore();
+      } else if (entry.replace) {
+        if (entry.ino !== undefined && (await inodeOf(target)) === entry.ino) await restore();
       } else if (await sameInode(target, path.join(staging, entry.staged))) {
         await unlink(target).catch(() => undefined);
       }
     }
     for (const d of [...journal.createdDirs].reverse()) await rmdir(d).catch(() => undefined);
-    // The backup copies were made for this transaction only: nothing was replaced in the end.
-    if (journal.backupDir) await rm(journal.backupDir, { recursive: true, force: true });
+    // Nothing was replaced in the end: the copies this transaction made go, one by one (never a whole
+    // folder: another directory's backups, or an earlier run's, may share it), then the folders they emptied.
+    if (journal.backupDir) {
+      const copies = journal.files.filter((f) => f.replace || f.remove).map((f) => path.join(journal.backupDir!, f.rel));
+      for (const c of copies) await unlink(c).catch(() => undefined);
+      const folders = new Set<string>([journal.backupDir]);
+      for (const c of copies) for (let d = path.dirname(c); d.startsWith(journal.backupDir + path.sep); d = path.dirname(d)) folders.add(d);
+      for (const d of [...folders].sort((a, b) => b.length - a.length)) await rmdir(d).catch(() => undefined);
+    }
   }
   await rm(staging, { recursive: true, force: true });
 }
@@ -315,11 +328,11 @@ export class Transaction {
     if (!files.length) return;
     const p = await this.prepare(path.resolve(dir), backupDir);
     const j = p.journal;
-    if (j.mode === 'tree' && files.some((f) => f.replace)) throw new UserError(`${p.dir} does not exist: nothing to replace in it`);
+    if (j.mode === 'tree' && files.some((f) => f.replace || f.remove)) throw new UserError(`${p.dir} does not exist: nothing to replace in it`);
     const base = j.files.length;
     const entries = files.map((f, i) => ({
       rel: f.rel, staged: j.mode === 'tree' ? path.join('tree', f.rel) : String(base + i),
-      ...(f.replace ? { replace: true } : {}), ...(f.step ? { step: f.step } : {}),
+      ...(f.replace ? { replace: true } : {}), ...(f.remove ? { remove: true } : {}), ...(f.step ? { step: f.step } : {}),
     }));
     j.files.push(...entries);
     if (j.mode === 'tree') {
@@ -330,12 +343,14 @@ export class Transaction {
         await made;
       }
     }
-    await stageAll(files.map((f, i) => ({ ...f, file: path.join(p.staging, entries[i]!.staged) })));
-    for (const f of entries.filter((x) => x.replace) as Journal['files']) {
-      f.ino = await inodeOf(path.join(p.staging, f.staged));
+    await stageAll(files.filter((f) => !f.remove).map((f) => ({ ...f, file: path.join(p.staging, entries[files.indexOf(f)]!.staged) })));
+    for (const f of entries.filter((x) => x.replace || x.remove) as Journal['files']) {
+      if (f.replace) f.ino = await inodeOf(path.join(p.staging, f.staged));
       const backup = path.join(j.backupDir!, f.rel);
       await mkdir(path.dirname(backup), { recursive: true, mode: MODES.backupDir });
-      await copyFile(path.join(p.dir, f.rel), backup);
+      f.mode = (await stat(path.join(p.dir, f.rel))).mode & 0o777;
+      // Never over another copy: a backup folder is one run's (roots.ts makes each run's name unique).
+      await copyFile(path.join(p.dir, f.rel), backup, fsConstants.COPYFILE_EXCL);
       await chmod(backup, MODES.backup);
     }
   }
@@ -351,7 +366,7 @@ export class Transaction {
       for (const p of active) {
         const j = p.journal;
         j.primary = primary;
-        if (j.mode === 'link') j.createdDirs = missingDirs(p.dir, j.files.filter((f) => !f.replace).map((f) => f.rel));
+        if (j.mode === 'link') j.createdDirs = missingDirs(p.dir, j.files.filter((f) => !f.replace && !f.remove).map((f) => f.rel));
         else for (const d of new Set(j.files.map((f) => path.dirname(path.join(p.staging, f.staged))))) await syncDir(d);
         await writeNew(path.join(p.staging, `${JOURNAL}.tmp`), JSON.stringify(j), 0o600);
         await rename(path.join(p.staging, `${JOURNAL}.tmp`), path.join(p.staging, JOURNAL));
@@ -369,7 +384,8 @@ export class Transaction {
             for (const [i, f] of files.entries()) {
               // rename(2) replaces a file atomically; link(2) never replaces one.
               try {
-                await (f.replace ? rename : link)(path.join(p.staging, f.staged), path.join(p.dir, f.rel));
+                if (f.remove) await unlink(path.join(p.dir, f.rel));
+                else await (f.replace ? rename : link)(path.join(p.staging, f.staged), path.join(p.dir, f.rel));
               } catch (e) {
                 if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new FileExistsError(p.dir, path.join(p.dir, f.rel));
                 throw e;
