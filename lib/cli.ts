@@ -10,7 +10,7 @@ import type { OutputFormat } from './output.js';
 import { ALGORITHM_NAMES } from './pki/algorithms.js';
 import { FLAG_FIELDS } from './config/table.js';
 import {
-  BOOTSTRAP_KUBECONFIG, BOOTSTRAP_TOKEN_SECRETS, CA_NAMES, FLAG_COMPONENTS, NODE_BUNDLES, TOKEN_FILE, renewableNames, userKubeconfigFile,
+  BOOTSTRAP_KUBECONFIG, BOOTSTRAP_TOKEN_SECRETS, CA_NAMES, FLAG_COMPONENTS, ROTATABLE, NODE_BUNDLES, TOKEN_FILE, renewableNames, userKubeconfigFile,
 } from './pki/catalog.js';
 
 /** package.json's version, put in by the build (scripts/build.mjs). */
@@ -198,7 +198,20 @@ cli
         .positional('name', { type: 'string', describe: CA_NAMES.join(', '), demandOption: true })
         .option('dry-run', { type: 'boolean', describe: 'Say what would be renewed, and write nothing' }),
       (argv) => run(async () => (await import('./commands/ca.js')).runCaRenew(argv as never)),
-    ).demandCommand(1, 'Name a ca command (renew).'),
+    ).command(
+      'rotate <step>',
+      'Replace CAs (and the service-account key) with new ones, in phases that never break a running cluster: start, issue, complete (or abort); status',
+      (yy) => specOptions(yy)
+        .positional('step', { choices: ['start', 'issue', 'complete', 'abort', 'status'] as const, demandOption: true, describe: 'start: a new CA, trusted beside the old; issue: everything re-issued by it; complete: the old CA dropped; abort: one step back; status: the phase of each' })
+        .option('ca', { type: 'string', array: true, describe: `Which to rotate: ${ROTATABLE.join(', ')} (comma-separated or repeated) [default: start: all; the other steps: those under rotation]`, requiresArg: true })
+        .option('output', { alias: 'o', choices: ['text', 'json', 'yaml'] as const, default: 'text' as const, describe: 'status: output format' })
+        .option('restart', { type: 'boolean', describe: 'Restart the components that read what the step changed, one at a time (systemctl, or --restart-command)' })
+        .option('restart-command', { type: 'string', coerce: last, describe: 'Command run per component instead of systemctl; {component} is replaced', requiresArg: true })
+        .option('dry-run', { type: 'boolean', describe: 'Say what the step would write, and write nothing' })
+        .example('$0 ca rotate start', 'A new CA for each of ca, etcd-ca, front-proxy-ca and a new service-account key; trusted beside the old ones')
+        .example('$0 ca rotate status -o json', 'The phase of each, which file holds which CA, what to restart'),
+      (argv) => run(async () => (await import('./commands/rotate.js')).runRotate(argv as never)),
+    ).demandCommand(1, 'Name a ca command (renew, rotate).'),
   )
   .command(
     'kubeconfig <command>',

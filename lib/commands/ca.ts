@@ -9,12 +9,11 @@ import path from 'node:path';
 import { loadSpec, type OverrideFlag } from '../config/load.js';
 import { formatDays } from '../durations.js';
 import { UserError } from '../errors.js';
-import { certTarget, kubeconfigTarget } from '../engine/desired.js';
+import { certTarget, nodeTrustTargets, trustTargets } from '../engine/desired.js';
 import { rootDir } from '../engine/roots.js';
 import { Run } from '../engine/run.js';
-import type { GeneratedTarget, Target } from '../engine/targets.js';
 import {
-  CA_NAMES, KUBECONFIGS, bundleEntries, caEntry, certPath, certificatesFor, restartOrder, type CAName, type Component,
+  CA_NAMES, KUBECONFIGS, caEntry, certPath, certificatesFor, restartOrder, type CAName, type Component,
 } from '../pki/catalog.js';
 
 export interface CaRenewOptions extends Partial<Record<OverrideFlag, unknown>> {
@@ -24,24 +23,6 @@ export interface CaRenewOptions extends Partial<Record<OverrideFlag, unknown>> {
 }
 
 const log = (line: string) => process.stdout.write(line + '\n');
-
-/**
- * Where a CA is held as trust besides its own file: the kubeconfigs it signs
- * (their certificate-authority-data) and the node bundles' copies (nodes issue).
- */
-export function trustTargets(spec: ReturnType<typeof loadSpec>, name: CAName, exists: (root: 'nodes', rel: string) => boolean, caPem: () => string): Target[] {
-  const targets: Target[] = KUBECONFIGS.filter((k) => k.signer === name).map((k) => kubeconfigTarget(k, spec, { policy: 'trust' }));
-  for (const node of spec.nodes) {
-    const { cas, kubeconfigs } = bundleEntries(spec, node.role);
-    if (!cas.includes(name) || !exists('nodes', node.name)) continue;
-    const copy: GeneratedTarget = {
-      kind: 'generated', shownAs: 'generated', id: `${node.name}/${name}.crt`, name: `${name} certificate`, root: 'nodes', policy: 'replace',
-      files: [{ rel: `${node.name}/${certPath(caEntry(name))}`, role: 'cert', data: caPem }], consumers: [],
-    };
-    targets.push(copy, ...kubeconfigs.filter((k) => k.signer === name).map((k) => kubeconfigTarget(k, spec, { policy: 'trust', root: 'nodes', prefix: node.name })));
-  }
-  return targets;
-}
 
 export async function runCaRenew(o: CaRenewOptions): Promise<number> {
   const now = Date.now();
@@ -62,7 +43,11 @@ export async function runCaRenew(o: CaRenewOptions): Promise<number> {
   const [item] = await run.decide([ca]);
   const error = run.problemsError({ what: 'nothing was renewed' });
   if (error || !item) throw error ?? new UserError(`${name}: nothing to renew`);
-  const trust = await run.decide(trustTargets(spec, name, (root, rel) => run.exists(root, rel), () => run.caBundle(name)));
+  const pem = () => run.caBundle(name);
+  const trust = await run.decide([
+    ...trustTargets(spec, name, pem),
+    ...spec.nodes.filter((n) => run.exists('nodes', n.name)).flatMap((n) => nodeTrustTargets(spec, n, name, pem)),
+  ]);
   const error2 = run.problemsError({ what: 'nothing was renewed' });
   if (error2) throw error2;
   const until = new Date(now + item.validity!);

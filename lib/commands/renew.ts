@@ -123,11 +123,11 @@ export async function runRenew(options: RenewOptions): Promise<number> {
     log(`Done renewing certificates. You must restart ${components.join(', ')} so that they use the new certificates (or run again with --restart).`);
     return 0;
   }
-  return restart(components, options.restartCommand);
+  return restartComponents(components, options.restartCommand);
 }
 
 /** Restart each component in turn (in the catalog's restart order), reporting each result. */
-async function restart(components: string[], command: string | undefined): Promise<number> {
+export async function restartComponents(components: string[], command: string | undefined): Promise<number> {
   const { execa } = await import('execa');
   let failed = 0;
   for (const component of components) {

@@ -9,8 +9,8 @@ import type { ClusterSpec, EtcdMember } from '../config/spec.js';
 import { UserError } from '../errors.js';
 import { joinHostPort, nthAddress } from '../net.js';
 import {
-  BOOTSTRAP_KUBECONFIG, CERTIFICATES, KEY_PAIRS, KUBECONFIGS, KUBELET_CONFIG, certPath, findEntry, keyPath,
-  type CAName, type Component, type Consumer, type GeneratedEntry, type ServiceComponent,
+  BOOTSTRAP_KUBECONFIG, CERTIFICATES, KEY_PAIRS, KUBECONFIGS, KUBELET_CONFIG, certPath, findEntry, keyPath, rotationFiles,
+  type CAName, type RotationPhase, type Component, type Consumer, type GeneratedEntry, type ServiceComponent,
 } from '../pki/catalog.js';
 
 export type Flag = readonly [name: string, value: string];
@@ -19,6 +19,12 @@ export interface FlagContext {
   spec: ClusterSpec;
   /** CAs whose key is not here: their signing flags are left empty (kubeadm's external CA mode). */
   externalCAs: ReadonlySet<CAName>;
+  /**
+   * CAs under rotation (kubepki ca rotate), by phase: their signing flags name
+   * the one-CA files of the CA that signs (-old once started, -new once
+   * issued), since the controller-manager's signer takes exactly one certificate.
+   */
+  rotations?: ReadonlyMap<CAName, Exclude<RotationPhase, 'idle'>>;
 }
 
 /** Where the kubelet's configuration file goes: next to the flag files. */
@@ -62,7 +68,17 @@ function fileFlags(component: Component, ctx: FlagContext): Flag[] {
     // A CA key in a token cannot be read by a component: its signing flags are left out.
     .filter((f) => !(f.consumer.signs && ctx.spec.caKeys[f.entry as CAName]))
     // Without the CA key here the csrsigning controller must not start (kubeadm's external CA mode: empty values).
-    .map((f) => [f.consumer.flag!, f.consumer.signs && ctx.externalCAs.has(f.entry as CAName) ? '' : f.path] as const);
+    .map((f) => [f.consumer.flag!, f.consumer.signs ? signingPath(f, ctx) : f.path] as const);
+}
+
+/** A signing flag's file: empty for a CA managed elsewhere; during a rotation the signing CA's own pair. */
+function signingPath(f: { consumer: Consumer; path: string; entry: string }, ctx: FlagContext): string {
+  const ca = f.entry as CAName;
+  if (ctx.externalCAs.has(ca)) return '';
+  const phase = ctx.rotations?.get(ca);
+  if (!phase) return f.path;
+  const side = rotationFiles(ca)[phase === 'started' ? 'old' : 'new'];
+  return path.join(ctx.spec.certificatesDir, f.consumer.file === 'key' ? side.key : side.cert!);
 }
 
 const TLS_MIN = 'VersionTLS12';

@@ -5,14 +5,15 @@
  * snapshot (files already read, certificates already parsed) and writes
  * nothing; what it finds wrong it lists, all of it, before anything is made.
  */
-import { PROFILES, consumerName, csrFiles, type AltNames, type CAName, type ExtKeyUsage, type Profile, type Subject } from '../pki/catalog.js';
+import { PROFILES, consumerName, csrFiles, type AltNames, type CAName, type ExtKeyUsage, type Profile, type RotationPhase, type Subject } from '../pki/catalog.js';
 import type { Certificate } from '../pki/certificate.js';
 import { spkiDer } from '../pki/keys.js';
+import { pemBlocks } from '../pki/pem.js';
 import type { Token, TokenKey } from '../pki/pkcs11.js';
 import type { Observer, Read, ReadCertificate, ReadKey, ReadKubeconfig, Trouble } from './observe.js';
 import { troubleDetail, troubleText } from './observe.js';
 import type { ItemKind, PlanItem, RunRoot } from './plan.js';
-import type { CertTarget, CsrTarget, GeneratedTarget, KeyPairTarget, KubeconfigTarget, SignedTarget, Target } from './targets.js';
+import type { CertTarget, CsrTarget, GeneratedTarget, KeyPairTarget, KubeconfigTarget, RemoveTarget, SignedTarget, Target } from './targets.js';
 
 /** What decide knows of a CA once its target is decided: how it can sign, and its certificate. */
 export interface CAState {
@@ -23,8 +24,11 @@ export interface CAState {
   missing?: true;
   /** Its certificate, when it exists already. */
   certificate?: Certificate;
-  /** The CA file's certificates (it, then its issuers): what kubeconfigs and bundles embed as trust. */
+  /** The CA file's certificates after it: its issuers. */
   chain?: Certificate[];
+  /** During a rotation (kubepki ca rotate): the other CA its file holds after it, trusted too; and the phase. */
+  partners?: Certificate[];
+  rotation?: Exclude<RotationPhase, 'idle'>;
   /** Its key, when it exists here (a CA kubepki signs with), and where. */
   key?: ReadKey;
   keyPath?: string;
@@ -40,8 +44,8 @@ export interface DecideContext {
   where(root: RunRoot, rel: string): string;
   /** Its absolute path. */
   full(root: RunRoot, rel: string): string;
-  /** CAs decided so far, by earlier targets of this run. */
-  cas: Map<CAName, CAState>;
+  /** CAs decided so far, by earlier targets of this run: by catalog name, or by a rotation's slot ("ca-new"). */
+  cas: Map<string, CAState>;
   /** renew: the names were given (a missing one is an error), or it is "all" (a missing one is skipped). */
   explicit?: boolean;
 }
@@ -108,7 +112,7 @@ const troubleOf = <T>(r: Read<T>): Trouble | undefined => (r.state === 'refused'
  */
 function caProblem(t: CertTarget, message: string, ctx: DecideContext, missing = false): Decision {
   if (t.policy !== 'require') return problem(message);
-  ctx.cas.set(t.name as CAName, { action: 'unusable', problem: message, certWhere: ctx.where(t.root, t.cert), ...(missing ? { missing: true as const } : {}) });
+  ctx.cas.set(t.slot ?? t.name, { action: 'unusable', problem: message, certWhere: ctx.where(t.root, t.cert), ...(missing ? { missing: true as const } : {}) });
   return { kind: 'skip', message: '' };
 }
 
@@ -203,23 +207,51 @@ function decideCertificate(t: CertTarget, o: Observer, ctx: DecideContext): Deci
     item.notAfter = have.cert.facts.notAfter.toISOString();
     if (have.cert.facts.notAfter < ctx.now) item.notes.push(`expired on ${item.notAfter}`);
   }
-  return t.isCA ? decideCA(t, item, have, ctx) : decideLeaf(t, item, have, ctx, o);
+  return t.isCA ? decideCA(t, item, have, ctx, o) : decideLeaf(t, item, have, ctx, o);
 }
 
-function decideCA(t: CertTarget, item: PlanItem, have: { cert?: ReadCertificate; key?: ReadKey }, ctx: DecideContext): Decision {
+/**
+ * A CA file during a rotation holds the CA that signs, then the other CA of
+ * the rotation (kubepki ca rotate): which phase that is, judged from the
+ * rotation's one-CA files. Undefined when no rotation is under way.
+ */
+function rotationOf(t: CertTarget, have: ReadCertificate, o: Observer, ctx: DecideContext): { phase: Exclude<RotationPhase, 'idle'>; partners: Certificate[] } | { problem: string } | undefined {
+  if (!t.rotation) return undefined;
+  const sides = [t.rotation.old.cert, t.rotation.new.cert].map((rel) => o.certificate(t.root, rel, 'single'));
+  if (sides.every((r) => r.state === 'missing')) return undefined;
+  const cw = ctx.where(t.root, t.cert);
+  const fix = `finish the rotation with "kubepki ca rotate status" and the phase it names, or restore ${cw} from the backups`;
+  const [old, neu] = sides.map((r) => (r.state === 'present' ? r.value.certificate : undefined));
+  if (!old || !neu) return { problem: `${cw} is under rotation, but ${ctx.where(t.root, old ? t.rotation.new.cert : t.rotation.old.cert)} ${old || neu ? 'is missing or cannot be read' : 'cannot be read'}; ${fix}` };
+  const all = [have.certificate, ...have.chain];
+  const is = (c: Certificate | undefined, x: Certificate) => c !== undefined && c.der.equals(x.der);
+  if (all.length === 2 && is(all[0], old) && is(all[1], neu)) return { phase: 'started', partners: [neu] };
+  if (all.length === 2 && is(all[0], neu) && is(all[1], old)) return { phase: 'issued', partners: [old] };
+  return { problem: `${cw} does not hold the two CAs of the rotation under way (${ctx.where(t.root, t.rotation.old.cert)} and ${ctx.where(t.root, t.rotation.new.cert)}), the signing one first; ${fix}` };
+}
+
+function decideCA(t: CertTarget, item: PlanItem, have: { cert?: ReadCertificate; key?: ReadKey }, ctx: DecideContext, o: Observer): Decision {
   const cw = ctx.where(t.root, t.cert);
   const kw = ctx.where(t.root, t.key);
-  const name = t.name as CAName;
+  const name = t.slot ?? t.name;
   if (have.cert && !have.cert.facts.isCA) {
     return caProblem(t, `${cw} is not a CA certificate (no CA basic constraint); restore the right one or move it away`, ctx);
   }
-  const broken = have.cert ? brokenChain(have.cert) : undefined;
+  const rotation = have.cert ? rotationOf(t, have.cert, o, ctx) : undefined;
+  if (rotation && 'problem' in rotation) return caProblem(t, rotation.problem, ctx);
+  const broken = have.cert && !rotation ? brokenChain(have.cert) : undefined;
   if (broken !== undefined) return caProblem(t, `${cw}: ${broken}`, ctx);
   const state = (action: CAState['action']): CAState => ({
-    action, certWhere: cw, ...(have.cert ? { certificate: have.cert.certificate, chain: have.cert.chain } : {}), ...(have.key ? { key: have.key, keyPath: ctx.full(t.root, t.key) } : {}),
+    action, certWhere: cw,
+    ...(have.cert ? { certificate: have.cert.certificate, chain: rotation ? [] : have.cert.chain } : {}),
+    ...(rotation ? { partners: rotation.partners, rotation: rotation.phase } : {}),
+    ...(have.key ? { key: have.key, keyPath: ctx.full(t.root, t.key) } : {}),
   });
   if (have.cert && have.key) {
     ctx.cas.set(name, state('reuse'));
+    if (t.policy === 'renew' && rotation) {
+      return problem(`${cw} is being rotated (phase ${rotation.phase}): finish the rotation (kubepki ca rotate complete) or abort it before renewing ${t.name}`);
+    }
     if (t.policy === 'renew') return renewCA(t, item, have.cert, ctx, { key: have.key });
     return { kind: 'item', item: { ...item, action: 'reuse', uses: [t.cert, t.key], subject: have.cert.facts.subject, key: ctx.full(t.root, t.key) } };
   }
@@ -313,7 +345,7 @@ function decideRenewal(t: CertTarget | KubeconfigTarget, item: PlanItem, o: { cu
   const carried = { subject: facts.subject, sans: facts.sans, notAfter: facts.notAfter.toISOString() };
   const withMaterial = o.material ? { material: o.material } : {};
   if (t.csrOnly) return { kind: 'item', item: { ...item, ...carried, action: 'renew', writes: [] }, ...withMaterial };
-  const ca = ctx.cas.get(caName);
+  const ca = ctx.cas.get(t.caSlot ?? caName);
   if (!ca) return { kind: 'skip', message: '' }; // its CA has a problem, reported already
   if (ca.action === 'unusable') return problem(`${t.name}: ${ca.problem}`);
   if (ca.action === 'external') {
@@ -321,8 +353,13 @@ function decideRenewal(t: CertTarget | KubeconfigTarget, item: PlanItem, o: { cu
       ? problem(`${t.name} is signed by ${caName}, whose key is not here (the CA is managed outside kubepki): have that CA renew it, or write a CSR with --csr-only --csr-dir DIR`)
       : { kind: 'skip', message: `Detected external ${caName}: ${t.name} can't be renewed here (its CA key is kept elsewhere); use --csr-only` };
   }
-  if (!o.current.certificate.isSignedBy(ca.certificate!)) {
-    return problem(`${t.name}: its certificate is not signed by ${caName} (${ca.certWhere}); kubepki will not re-sign it with another CA: restore the right CA, or re-create it with init`);
+  // During a rotation the CA's file trusts the other CA too: what it signed is renewed by the one that signs now.
+  if (t.keepSignedBy && o.current.certificate.isSignedBy(t.keepSignedBy)) return { kind: 'skip', message: '' };
+  const from = t.renewFrom ?? [ca.certificate!, ...(ca.partners ?? [])];
+  if (!from.some((c) => o.current.certificate.isSignedBy(c))) {
+    return problem(t.renewFrom
+      ? `${t.name}: its certificate is signed by neither CA of the rotation of ${caName} (changed by hand?); restore it from the backups, or move it away and have it re-created with init`
+      : `${t.name}: its certificate is not signed by ${caName} (${ca.certWhere}); kubepki will not re-sign it with another CA: restore the right CA, or re-create it with init`);
   }
   const expired = expiredCA(t.name, caName, ca, ctx);
   if (expired) return expired;
@@ -427,6 +464,11 @@ function decideKubeconfig(t: KubeconfigTarget, o: Observer, ctx: DecideContext):
   if (t.policy === 'trust') {
     // Only the embedded CA certificates change: a kubeconfig that is not there is left alone.
     if (read.state === 'missing') return { kind: 'skip', message: '' };
+    if (t.settled && t.trustPem && read.value.cas?.state === 'present') {
+      const want = pemBlocks(t.trustPem(), 'CERTIFICATE');
+      const have = read.value.cas.value;
+      if (want.length === have.length && want.every((d, i) => d.equals(have[i]!.der))) return { kind: 'item', item: { ...item, action: 'keep', uses: [t.file] } };
+    }
     return { kind: 'item', item: { ...item, action: 'renew', writes: [t.file] }, material: { kubeconfigText: read.value.text, trustOnly: true } };
   }
 
@@ -520,8 +562,17 @@ function decideGenerated(t: GeneratedTarget, o: Observer, ctx: DecideContext): D
     if (st.state === 'missing') item.writes.push(f.rel);
     else if (st.state === 'refused') problems.push(st.trouble.code === 'not-a-file' ? `${where} is ${st.trouble.what}; move it away` : troubleText(where, st.trouble));
     else if (t.policy === 'new') problems.push(t.exists?.(where) ?? `${where} exists; kubepki will not overwrite it: move it away`);
-    // replace: its content comes from what this run makes (a CA's new certificate): it is written, not compared.
-    else if (t.policy === 'replace') replaced.push(f.rel);
+    // replace: its content comes from what this run makes (a CA's new certificate): it is written, not compared,
+    // unless it must still be what kubepki wrote before (a rotation's flag files).
+    else if (t.policy === 'replace') {
+      const expected = t.expected?.(f.rel);
+      const text = st.data.toString();
+      if (t.settled && text === f.data()) item.uses.push(f.rel);
+      else if (expected === undefined) replaced.push(f.rel);
+      else if (text === f.data()) item.uses.push(f.rel);
+      else if (text !== expected) problems.push(`${where} is not what kubepki wrote (changed by hand?); kubepki will not overwrite it: write it anew with "kubepki flags", or move it away`);
+      else replaced.push(f.rel);
+    }
     else if (st.data.toString() === f.data()) item.uses.push(f.rel);
     else problems.push(`${where} differs from what the description gives; kubepki will not overwrite it: move it away to have it written anew`);
   }
@@ -552,8 +603,20 @@ function decideNew(t: SignedTarget | CsrTarget, o: Observer, ctx: DecideContext)
   return { kind: 'item', item: { ...base(t, 'csr'), subject: t.subject, sans: t.sans, keyAlgorithm: t.keyAlgorithm, writes: files }, ...(t.reuseKey ? { material: { key: t.reuseKey } } : {}) };
 }
 
+/** Files that go (to the backups): what is there is removed, what is not there is nothing to do; what cannot be read is not touched. */
+function decideRemove(t: RemoveTarget, o: Observer, ctx: DecideContext): Decision {
+  const item: PlanItem = { ...base(t, 'remove'), action: 'remove' };
+  for (const f of t.files) {
+    const st = o.file(t.root, f.rel);
+    if (st.state === 'refused') return problem(troubleText(ctx.where(t.root, f.rel), st.trouble, ctx.full(t.root, f.rel)));
+    if (st.state === 'file') item.writes.push(f.rel);
+  }
+  return item.writes.length ? { kind: 'item', item } : { kind: 'skip', message: '' };
+}
+
 export function decide(t: Target, o: Observer, ctx: DecideContext): Decision {
   switch (t.kind) {
+    case 'remove': return decideRemove(t, o, ctx);
     case 'certificate': return decideCertificate(t, o, ctx);
     case 'key-pair': return decideKeyPair(t, o, ctx);
     case 'kubeconfig': return decideKubeconfig(t, o, ctx);

@@ -8,7 +8,7 @@ import { flagFileContent, type FlagContext } from '../components/flags.js';
 import type { ClusterSpec, NodeSpec } from '../config/spec.js';
 import { serverURL } from '../kubeconfig/kubeconfig.js';
 import {
-  FLAG_FILES, KEY_PAIRS, csrFiles, KUBECONFIGS, PROFILES, bundleEntries, caEntry, certPath, certificatesFor, generatedFor, keyPath, validityFor,
+  BOOTSTRAP_KUBECONFIG, FLAG_FILES, KEY_PAIRS, csrFiles, KUBECONFIGS, PROFILES, bundleEntries, caEntry, certPath, certificatesFor, generatedFor, keyPath, rotationFiles, validityFor,
   type CAName, type CertEntry, type KubeconfigEntry, type Root,
 } from '../pki/catalog.js';
 import { parsePkcs11Uri } from '../pki/pkcs11-uri.js';
@@ -40,6 +40,8 @@ export function certTarget(entry: CertEntry, spec: ClusterSpec, o: { policy: Cer
     longName: entry.longName,
     ...(o.keepKey ? { keepKey: true } : {}),
     ...(profile.isCA && spec.caKeys[entry.name as CAName] ? { token: parsePkcs11Uri(spec.caKeys[entry.name as CAName]!) } : {}),
+    // A CA kubepki holds the key of can be under rotation; its rotation files are read with it (prefixes are node bundles, never rotated in place).
+    ...(profile.isCA && !spec.caKeys[entry.name as CAName] && !o.prefix ? { rotation: rotationFiles(entry.name as CAName) as CertTarget['rotation'] & object } : {}),
   };
 }
 
@@ -73,8 +75,8 @@ export function authorityTargets(spec: ClusterSpec, names: readonly CAName[]): C
 }
 
 /** A component's flag files (flags, env, and the kubelet's config or etcdctl's env), grouped as plans show them. */
-export function flagTargets(spec: ClusterSpec, externalCAs: () => ReadonlySet<CAName>): GeneratedTarget[] {
-  const ctx = (): FlagContext => ({ spec, externalCAs: externalCAs() });
+export function flagTargets(spec: ClusterSpec, externalCAs: () => ReadonlySet<CAName>, rotations?: () => FlagContext['rotations']): GeneratedTarget[] {
+  const ctx = (): FlagContext => ({ spec, externalCAs: externalCAs(), ...(rotations ? { rotations: rotations() } : {}) });
   const groups = new Map<string, GeneratedTarget>();
   for (const entry of generatedFor(FLAG_FILES, spec.etcd.external)) {
     const name = entry.component!;
@@ -94,7 +96,7 @@ export function flagTargets(spec: ClusterSpec, externalCAs: () => ReadonlySet<CA
  * kubeconfigs and the flag files. The flag files' content depends on which
  * CAs are managed elsewhere, known once the CAs are decided.
  */
-export function clusterTargets(spec: ClusterSpec, o: { kubeconfigs: boolean; flags: boolean; externalCAs: () => ReadonlySet<CAName> }): Target[] {
+export function clusterTargets(spec: ClusterSpec, o: { kubeconfigs: boolean; flags: boolean; externalCAs: () => ReadonlySet<CAName>; rotations?: () => FlagContext['rotations'] }): Target[] {
   const targets: Target[] = certificatesFor(spec).map((e) => certTarget(e, spec, { policy: 'init' }));
   for (const pair of KEY_PAIRS) {
     const t: KeyPairTarget = {
@@ -104,7 +106,7 @@ export function clusterTargets(spec: ClusterSpec, o: { kubeconfigs: boolean; fla
     targets.push(t);
   }
   if (o.kubeconfigs) targets.push(...KUBECONFIGS.map((k) => kubeconfigTarget(k, spec, { policy: 'init' })));
-  if (o.flags) targets.push(...flagTargets(spec, o.externalCAs));
+  if (o.flags) targets.push(...flagTargets(spec, o.externalCAs, o.rotations));
   return targets;
 }
 
@@ -130,4 +132,26 @@ export function renewableTargets(spec: ClusterSpec, keepKey: boolean): (CertTarg
     ...certificatesFor(spec).filter((e) => e.ca).map((e) => certTarget(e, spec, { policy: 'renew', keepKey })),
     ...KUBECONFIGS.map((k) => kubeconfigTarget(k, spec, { policy: 'renew', keepKey })),
   ];
+}
+
+/**
+ * Where a CA is held as trust besides its own file, on this node: the
+ * kubeconfigs it signs (and the bootstrap kubeconfig) embed it as
+ * certificate-authority-data. Only their CA certificates change, to `pem`;
+ * one that is not there is left alone.
+ */
+export function trustTargets(spec: ClusterSpec, name: CAName, pem: () => string): KubeconfigTarget[] {
+  return [...KUBECONFIGS, BOOTSTRAP_KUBECONFIG].filter((k) => k.signer === name)
+    .map((k) => ({ ...kubeconfigTarget(k, spec, { policy: 'trust', token: '' }), trustPem: pem }));
+}
+
+/** The same in a node's bundle: its copy of the CA's certificate, and its kubeconfigs. */
+export function nodeTrustTargets(spec: ClusterSpec, node: NodeSpec, name: CAName, pem: () => string): Target[] {
+  const { cas, kubeconfigs } = bundleEntries(spec, node.role);
+  if (!cas.includes(name)) return [];
+  const copy: GeneratedTarget = {
+    kind: 'generated', shownAs: 'generated', id: `${node.name}/${name}.crt`, name: `${name} certificate`, root: 'nodes', policy: 'replace',
+    files: [{ rel: `${node.name}/${certPath(caEntry(name))}`, role: 'cert', data: pem }], consumers: [],
+  };
+  return [copy, ...kubeconfigs.filter((k) => k.signer === name).map((k) => ({ ...kubeconfigTarget(k, spec, { policy: 'trust', root: 'nodes', prefix: node.name }), trustPem: pem }))];
 }

@@ -21,11 +21,11 @@ export interface MakeContext {
   pool: KeyPool;
   targets: ReadonlyMap<string, Target>;
   materials: ReadonlyMap<string, Material>;
-  /** Signers by CA; a CA made in this run adds its own. */
-  signer(name: CAName): Signer;
-  addSigner(name: CAName, signer: Signer): void;
+  /** Signers by CA (catalog name or rotation slot); a CA made in this run adds its own. */
+  signer(name: string): Signer;
+  addSigner(name: string, signer: Signer): void;
   /** A CA's certificate file as trust: the CA, then its issuers (kubeconfigs embed it, bundles copy it), whether or not its key is here. */
-  caBundle(name: CAName): string;
+  caBundle(name: string): string;
 }
 
 /** The key an item gets: the one decide kept (renew --keep-key, sa.pub), or a new one. */
@@ -35,7 +35,7 @@ async function keyFor(item: PlanItem, ctx: MakeContext): Promise<KeyPair> {
   return ctx.pool.take(item.keyAlgorithm as AlgorithmName);
 }
 
-async function certificateFor(item: PlanItem, ctx: MakeContext, publicKey: { spki: Buffer; algorithm: KeyPair['algorithm'] }, self?: KeyPair) {
+async function certificateFor(item: PlanItem, ctx: MakeContext, publicKey: { spki: Buffer; algorithm: KeyPair['algorithm'] }, self?: KeyPair, by?: string) {
   return issueCertificate({
     subject: item.subject!,
     sans: item.sans ?? { dns: [], ips: [] },
@@ -43,10 +43,11 @@ async function certificateFor(item: PlanItem, ctx: MakeContext, publicKey: { spk
     publicKey: publicKey.spki,
     publicKeyAlgorithm: publicKey.algorithm,
     ...validityFrom(ctx.now, item.validity!),
-    ...(self ? { selfSigner: keySigner(self.privateKey, self.algorithm) } : { issuer: ctx.signer(item.ca!) }),
+    ...(self ? { selfSigner: keySigner(self.privateKey, self.algorithm) } : { issuer: ctx.signer(by ?? item.ca!) }),
   });
 }
 
+/** A replacement's files are one step: committed by consecutive system calls (a certificate never parted from its key). */
 const file = (rel: string, data: string, role: keyof typeof MODES, item: PlanItem): NewFile => ({
   rel, data, mode: MODES[role], ...(item.action === 'renew' ? { replace: true, step: item.id } : {}),
 });
@@ -71,7 +72,7 @@ export async function make(item: PlanItem, ctx: MakeContext): Promise<Made> {
           subject: item.subject!, sans: item.sans!, profile: item.profile!, publicKey: spki, publicKeyAlgorithm: signer.algorithm,
           ...validityFrom(ctx.now, item.validity!), selfSigner: signer,
         });
-        ctx.addSigner(target.name as CAName, withCertificate(signer, certificate));
+        ctx.addSigner(target.slot ?? target.name, withCertificate(signer, certificate));
         return { files: [file(target.cert, certificate.pem, 'cert', item)], certificate };
       }
       if (target.token && inToken) {
@@ -86,8 +87,8 @@ export async function make(item: PlanItem, ctx: MakeContext): Promise<Made> {
         return { files: [file(target.cert, certificate.pem, 'cert', item)], certificate };
       }
       const key = await keyFor(item, ctx);
-      const certificate = await certificateFor(item, ctx, key, target.isCA ? key : undefined);
-      if (target.isCA) ctx.addSigner(target.name as CAName, withCertificate(keySigner(key.privateKey, key.algorithm, { kind: 'file', path: item.key ?? target.key }), certificate));
+      const certificate = await certificateFor(item, ctx, key, target.isCA ? key : undefined, target.caSlot);
+      if (target.isCA) ctx.addSigner(target.slot ?? target.name, withCertificate(keySigner(key.privateKey, key.algorithm, { kind: 'file', path: item.key ?? target.key }), certificate));
       return { files: [file(target.cert, certificate.pem, 'cert', item), file(target.key, key.privateKeyPem, 'key', item)], certificate };
     }
     case 'key-pair': {
@@ -103,7 +104,7 @@ export async function make(item: PlanItem, ctx: MakeContext): Promise<Made> {
         });
         return { files: [file(target.file, data, 'kubeconfig', item)] };
       }
-      const caPem = ctx.caBundle(target.signer);
+      const caPem = target.trustPem?.() ?? ctx.caBundle(target.caSlot ?? target.signer);
       const kept = ctx.materials.get(item.id);
       if (kept?.trustOnly) return { files: [file(target.file, replaceClientCredentials(kept.kubeconfigText!, { caPem }), 'kubeconfig', item)] };
       const elsewhere = ctx.materials.get(item.id)?.signedElsewhere;
@@ -113,13 +114,15 @@ export async function make(item: PlanItem, ctx: MakeContext): Promise<Made> {
         return { files: [file(target.file, data, 'kubeconfig', item)] };
       }
       const key = await keyFor(item, ctx);
-      const certificate = await certificateFor(item, ctx, key);
+      const certificate = await certificateFor(item, ctx, key, undefined, target.caSlot);
       const text = ctx.materials.get(item.id)?.kubeconfigText;
       const data = item.action === 'renew' && text !== undefined
         ? replaceClientCredentials(text, { certPem: certificate.pem, keyPem: key.privateKeyPem, caPem })
         : buildKubeconfig({ clusterName: target.clusterName, server: target.server, caPem, user: item.subject!.cn, credentials: { certPem: certificate.pem, keyPem: key.privateKeyPem } });
       return { files: [file(target.file, data, 'kubeconfig', item)], certificate };
     }
+    case 'remove':
+      return { files: target.files.filter((f) => item.writes.includes(f.rel)).map((f) => ({ rel: f.rel, data: '', mode: MODES[f.role], remove: true, step: item.id })) };
     case 'generated':
       return { files: target.files.filter((f) => item.writes.includes(f.rel)).map((f) => file(f.rel, f.data(), f.role, item)) };
     case 'signed': {

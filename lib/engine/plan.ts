@@ -10,9 +10,9 @@ import type { AltNames, CAName, Profile, Root, Subject } from '../pki/catalog.js
 /** A directory of a run: one of the catalog's roots, or one a command names (certs sign writes beside each CSR). */
 export type RunRoot = Root | `dir:${string}`;
 
-export type Action = 'create' | 'reuse' | 'keep' | 'external' | 'renew';
+export type Action = 'create' | 'reuse' | 'keep' | 'external' | 'renew' | 'remove';
 
-export type ItemKind = 'ca' | 'certificate' | 'key-pair' | 'kubeconfig' | 'flags' | 'generated' | 'signed' | 'csr';
+export type ItemKind = 'ca' | 'certificate' | 'key-pair' | 'kubeconfig' | 'flags' | 'generated' | 'signed' | 'csr' | 'remove';
 
 export interface PlanItem {
   id: string;
@@ -51,5 +51,5 @@ export const emptyPlan = (dirs: Partial<Record<RunRoot, string>>): Plan => ({ di
 
 export function countActions(plan: Plan): Record<Action, number> {
   const count = (a: Action) => plan.items.filter((i) => i.action === a).length;
-  return { create: count('create'), reuse: count('reuse'), keep: count('keep'), external: count('external'), renew: count('renew') };
+  return { create: count('create'), reuse: count('reuse'), keep: count('keep'), external: count('external'), renew: count('renew'), remove: count('remove') };
 }

@@ -19,7 +19,7 @@ export interface PlanHeader {
 
 /** The plan as data (`--dry-run -o json|yaml`): each item with the directory it lives in, subjects as text. */
 export function planData(plan: Plan, header: PlanHeader) {
-  const { renew: _renew, ...summary } = countActions(plan);
+  const { renew: _renew, remove: _remove, ...summary } = countActions(plan);
   return {
     certDir: header.certDir,
     encryptionAlgorithm: header.encryptionAlgorithm,

@@ -62,7 +62,7 @@ export class Run {
   private readonly ctx: DecideContext;
   private readonly targets = new Map<string, Target>();
   private readonly materials = new Map<string, Material>();
-  private readonly signers = new Map<CAName, Signer>();
+  private readonly signers = new Map<string, Signer>();
   private readonly pool: KeyPool;
   private txn?: Transaction;
   private readonly written: string[] = [];
@@ -136,12 +136,16 @@ export class Run {
     if (ca?.action === 'external') throw new UserError(missingKeyText(path.join(this.dir('certs'), keyPath(caEntry(name))), name));
   }
 
-  /** A CA's certificate file as trust (the CA, then its issuers): what kubeconfigs embed and node bundles copy. */
-  caBundle(name: CAName): string {
+  /**
+   * A CA's certificate file as trust (the CA, then its issuers, then during a
+   * rotation the other CA): what kubeconfigs embed and node bundles copy.
+   * A name is a CA's catalog name or a rotation's slot ("ca-new").
+   */
+  caBundle(name: string): string {
     const ca = this.ctx.cas.get(name);
     const first = this.signers.get(name)?.certificate ?? ca?.certificate;
     if (!first) throw new Error(`no certificate for ${name}`);
-    return [first, ...(ca?.chain ?? [])].map((c) => c.pem).join('');
+    return [first, ...(ca?.chain ?? []), ...(ca?.partners ?? [])].map((c) => c.pem).join('');
   }
 
   /** What decide kept aside for an item (an existing key, a kubeconfig's text). */
@@ -154,12 +158,27 @@ export class Run {
     return this.observer.file(root, rel).state !== 'missing';
   }
 
-  /** The state decided for a CA (after its target was decided). */
-  ca(name: CAName): CAState | undefined {
+  /**
+   * The run's observer, once it has these files' kinds in view (the full
+   * X.509 parser loaded when any is there): for a command that judges files
+   * itself before building targets (ca rotate reads which CA each holds).
+   */
+  async look(root: RunRoot, rels: readonly string[]): Promise<Observer> {
+    await this.observer.prepare([{ kind: 'remove', id: '', name: '', root, policy: 'remove', consumers: [], files: rels.map((rel) => ({ rel, role: 'cert' as const })) }]);
+    return this.observer;
+  }
+
+  /** How a path appears in this run's messages. */
+  where(root: RunRoot, rel: string): string {
+    return this.ctx.where(root, rel);
+  }
+
+  /** The state decided for a CA (after its target was decided), by catalog name or rotation slot. */
+  ca(name: string): CAState | undefined {
     return this.ctx.cas.get(name);
   }
 
-  private signer(name: CAName): Signer {
+  private signer(name: string): Signer {
     let s = this.signers.get(name);
     if (!s) {
       const ca = this.ctx.cas.get(name);

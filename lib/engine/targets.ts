@@ -7,6 +7,7 @@
  */
 import type { AlgorithmName } from '../pki/algorithms.js';
 import type { AltNames, CAName, Consumer, FileRole, Profile, Subject } from '../pki/catalog.js';
+import type { Certificate } from '../pki/certificate.js';
 import type { Pkcs11Uri } from '../pki/pkcs11-uri.js';
 import type { ReadKey } from './observe.js';
 import type { RunRoot } from './plan.js';
@@ -53,6 +54,19 @@ export interface CertTarget extends TargetBase {
   csrOnly?: boolean;
   /** A CA whose key lives in a PKCS#11 token (certificates.caKeys): no key file. */
   token?: Pkcs11Uri;
+  /** A CA's rotation files (kubepki ca rotate): while they are there, its file may hold the other CA of the rotation after it. */
+  rotation?: { old: { cert: string; key: string }; new: { cert: string; key: string } };
+  /**
+   * A CA decided under another name than its catalog name (the incoming CA
+   * of a rotation, "ca-new"): the name the run knows its state by.
+   */
+  slot?: string;
+  /** renew: the CAs that may have signed the current certificate, when another CA re-issues it (a rotation's issue and abort). */
+  renewFrom?: Certificate[];
+  /** The CA state that signs it, when not its CA's own (a rotation's slot: "ca-new"). */
+  caSlot?: string;
+  /** renew: a certificate this CA signed already is kept (a rotation's step run again, on another node). */
+  keepSignedBy?: Certificate;
 }
 
 export interface KeyPairTarget extends TargetBase {
@@ -83,6 +97,16 @@ export interface KubeconfigTarget extends TargetBase {
   mismatch?: string;
   /** With a CA managed elsewhere: the client certificate it signed and its key (certs generate-csr), to write the kubeconfig around. */
   signedElsewhere?: { cert: string; key: string; csr: string };
+  /** The CA certificates it embeds, when not its signer's file (a rotation's trust: both CAs). */
+  trustPem?: () => string;
+  /** renew: the CAs that may have signed the current client certificate (a rotation's issue and abort). */
+  renewFrom?: Certificate[];
+  /** The CA state that signs it, when not its signer's own (a rotation's slot: "ca-new"). */
+  caSlot?: string;
+  /** renew: a client certificate this CA signed already is kept. */
+  keepSignedBy?: Certificate;
+  /** trust: trustPem can be made when deciding, and a kubeconfig that embeds exactly those certificates is kept. */
+  settled?: boolean;
 }
 
 export interface GeneratedTarget extends TargetBase {
@@ -94,6 +118,21 @@ export interface GeneratedTarget extends TargetBase {
   files: { rel: string; role: FileRole; /** Made when the file is written (a fresh token, say). */ data: () => string }[];
   /** Under policy 'new', the words for a file that is there already (kubepki never overwrites it). */
   exists?: (where: string) => string;
+  /**
+   * replace: the content the file must have now for it to be replaced (what
+   * kubepki wrote in the previous phase of a rotation); a file that differs
+   * was changed by hand and is not overwritten.
+   */
+  expected?: (rel: string) => string | undefined;
+  /** replace: the content can be made when deciding, and a file that has it already is kept. */
+  settled?: boolean;
+}
+
+/** Files that go (a finished rotation's old CA): each is copied to the backups, then removed; one that is not there is nothing to do. */
+export interface RemoveTarget extends TargetBase {
+  kind: 'remove';
+  policy: 'remove';
+  files: { rel: string; role: FileRole }[];
 }
 
 /** A certificate for a public key kubepki did not make (certs sign: a node's CSR). */
@@ -127,15 +166,16 @@ export interface CsrTarget extends TargetBase {
   exists?: (where: string) => string;
 }
 
-export type Target = CertTarget | KeyPairTarget | KubeconfigTarget | GeneratedTarget | SignedTarget | CsrTarget;
+export type Target = CertTarget | KeyPairTarget | KubeconfigTarget | GeneratedTarget | SignedTarget | CsrTarget | RemoveTarget;
 
 /** Every path a target writes or reads, relative to its root. */
 export function targetPaths(t: Target): string[] {
   switch (t.kind) {
-    case 'certificate': return t.token ? [t.cert] : [t.cert, t.key];
+    case 'certificate': return [...(t.token ? [t.cert] : [t.cert, t.key]), ...(t.rotation ? [t.rotation.old.cert, t.rotation.new.cert] : [])];
     case 'key-pair': return [t.key, t.pub];
     case 'csr': return [t.key, t.csr];
-    case 'generated': return t.files.map((f) => f.rel);
+    case 'generated':
+    case 'remove': return t.files.map((f) => f.rel);
     case 'kubeconfig': return t.signedElsewhere ? [t.file, t.signedElsewhere.cert, t.signedElsewhere.key] : [t.file];
     default: return [t.file];
   }

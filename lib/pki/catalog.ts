@@ -417,6 +417,34 @@ export function certificatesFor(spec: Pick<ClusterSpec, 'etcd'>): CertEntry[] {
 
 export const CA_NAMES: readonly CAName[] = ['ca', 'front-proxy-ca', 'etcd-ca'];
 
+/**
+ * CA rotation (kubepki ca rotate): what is rotated, and the files a rotation
+ * keeps beside a CA's own while it is under way. The CA's own files keep
+ * kubeadm's paths and roles throughout: its certificate file is the trust
+ * bundle (the signing CA first, then the other one), its key file the key of
+ * the CA that signs. The -old and -new pairs hold exactly one CA each: the
+ * one-certificate files the controller-manager's signing flags point at, and
+ * what lets abort go back. The service-account key pair rotates the same way
+ * (sa.pub holds both public keys).
+ */
+export type RotatableName = CAName | 'sa';
+export const ROTATABLE: readonly RotatableName[] = ['ca', 'etcd-ca', 'front-proxy-ca', 'sa'];
+export type RotationSide = 'old' | 'new';
+export const ROTATION_PHASES = ['idle', 'started', 'issued'] as const;
+export type RotationPhase = (typeof ROTATION_PHASES)[number];
+
+/** A rotation's files: for a CA its -old and -new certificate and key; for sa its -old and -new key. */
+export function rotationFiles(name: RotatableName): Record<RotationSide, { cert?: string; key: string }> {
+  if (name === 'sa') {
+    const { key } = KEY_PAIRS[0]!;
+    const base = key.replace(/\.key$/, '');
+    return { old: { key: `${base}-old.key` }, new: { key: `${base}-new.key` } };
+  }
+  const { base } = caEntry(name);
+  const side = (s: RotationSide) => ({ cert: certPath({ base: `${base}-${s}` }), key: keyPath({ base: `${base}-${s}` }) });
+  return { old: side('old'), new: side('new') };
+}
+
 export function caEntry(name: CAName): CertEntry {
   return CERTIFICATES.find((e) => e.name === name)!;
 }
