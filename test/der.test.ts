@@ -16,10 +16,29 @@ import { DerError } from '../lib/pki/der.js';
 import { issueCertificate } from '../lib/pki/issue.js';
 import { keySigner, withCertificate, type Signer } from '../lib/pki/signer.js';
 import { generateKey } from '../lib/pki/keys.js';
-import { certificateFacts, parseCertificatePem } from '../lib/pki/x509.js';
+import 'reflect-metadata';
+import * as peculiar from '@peculiar/x509';
+import { webcrypto } from 'node:crypto';
 import { kubepki, openssl, scratch } from './helpers/cli.js';
 
 const DAY = 86_400_000;
+
+peculiar.cryptoProvider.set(webcrypto as never);
+/** The independent reader: what @peculiar/x509 says a certificate holds, in the catalog's terms. */
+function peculiarFacts(der: Buffer) {
+  const cert = new peculiar.X509Certificate(der);
+  const names = cert.getExtension(peculiar.SubjectAlternativeNameExtension)?.names.items ?? [];
+  const o = cert.subjectName.getField('2.5.4.10');
+  const eku = cert.getExtension(peculiar.ExtendedKeyUsageExtension);
+  const EKU: Record<string, string> = { '1.3.6.1.5.5.7.3.1': 'serverAuth', '1.3.6.1.5.5.7.3.2': 'clientAuth' };
+  return {
+    subject: { cn: cert.subjectName.getField('2.5.4.3')[0] ?? '', ...(o.length ? { o } : {}) },
+    sans: altNames(names.filter((n) => n.type === 'dns').map((n) => n.value), names.filter((n) => n.type === 'ip').map((n) => n.value)),
+    isCA: cert.getExtension(peculiar.BasicConstraintsExtension)?.ca ?? false,
+    extKeyUsage: Array.from(eku?.usages ?? [], (u) => EKU[String(u)] ?? String(u)),
+    spki: Buffer.from(cert.publicKey.rawData),
+  };
+}
 
 async function selfSignedCA(cn: string): Promise<Signer> {
   const key = await generateKey('ECDSA-P256');
@@ -31,7 +50,7 @@ async function selfSignedCA(cn: string): Promise<Signer> {
   return withCertificate(keySigner(key.privateKey, key.algorithm), certificate);
 }
 
-test('random subjects (any Unicode) and SANs read back unchanged with @peculiar/x509, and the signature verifies with OpenSSL', async (t) => {
+test('random subjects (any Unicode) and SANs read back unchanged with @peculiar/x509 and with the small reader (Certificate.facts), and the signature verifies', async (t) => {
   const ca = await selfSignedCA('property-ca');
   const label = fc.stringMatching(/^[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?$/);
   const dns = fc.array(label, { minLength: 1, maxLength: 3 }).map((parts) => parts.join('.'));
@@ -49,12 +68,15 @@ test('random subjects (any Unicode) and SANs read back unchanged with @peculiar/
           subject: { cn, ...(o.length ? { o } : {}) }, sans, profile: PROFILES[profile], publicKey: key.spki, publicKeyAlgorithm: key.algorithm,
           notBefore: new Date(), notAfter: new Date(Date.now() + DAY), issuer: ca,
         });
-        const facts = certificateFacts(parseCertificatePem(cert.pem));
+        const facts = peculiarFacts(cert.der);
         t.deepEqual(facts.subject, { cn, ...(o.length ? { o } : {}) });
         t.deepEqual(facts.sans, sans);
         t.deepEqual([...facts.extKeyUsage], [...PROFILES[profile].extKeyUsage]);
         t.false(facts.isCA);
         t.true(facts.spki.equals(key.spki));
+        const light = Certificate.fromDer(cert.der).facts;
+        t.deepEqual({ subject: light.subject, sans: light.sans, isCA: light.isCA, extKeyUsage: light.extKeyUsage }, { subject: facts.subject, sans: facts.sans, isCA: facts.isCA, extKeyUsage: facts.extKeyUsage });
+        t.true(light.spki.equals(key.spki));
         t.true(isSignedBy(cert.der, ca.certificate));
         t.true(new NativeX509(cert.der).verify(new NativeX509(ca.certificate.der).publicKey));
       },
@@ -139,6 +161,25 @@ test('Certificate.fromDer reads an OpenSSL-made certificate: subject bytes, key 
   t.is(verify.exitCode, 0, verify.stderr);
   const issuer = (await openssl(['x509', '-in', path.join(dir, 'leaf.crt'), '-noout', '-issuer', '-nameopt', 'utf8'])).stdout;
   t.regex(issuer, /O ?= ?system:masters, O ?= ?second org, CN ?= ?Ünïcödé CA/);
+  // The small reader's facts of OpenSSL's certificate: what openssl's own text says it holds.
+  t.deepEqual(cert.facts.subject, { cn: 'Ünïcödé CA', o: ['system:masters', 'second org'] });
+  t.true(cert.facts.isCA, 'openssl req -x509 makes a CA (basicConstraints CA:TRUE)');
+  t.deepEqual(cert.facts.extKeyUsage, []);
+  t.deepEqual(cert.facts, { ...cert.facts, ...peculiarFacts(cert.der) });
+});
+
+test('Certificate.facts of an OpenSSL-made leaf with SANs (DNS, IPv4, IPv6) and both usages agrees with openssl x509 -text', async (t) => {
+  const dir = scratch(t);
+  const crt = path.join(dir, 'l.crt');
+  const made = await openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', path.join(dir, 'l.key'), '-out', crt,
+    '-subj', '/CN=kube-apiserver', '-days', '1', '-addext', 'subjectAltName=DNS:kubernetes,DNS:kubernetes.default,IP:10.96.0.1,IP:2001:db8:0:0:0:0:0:1',
+    '-addext', 'extendedKeyUsage=serverAuth,clientAuth', '-addext', 'basicConstraints=critical,CA:FALSE']);
+  t.is(made.exitCode, 0, made.stderr);
+  const facts = Certificate.fromPem(readFileSync(crt)).facts;
+  t.deepEqual(facts.subject, { cn: 'kube-apiserver' });
+  t.deepEqual(facts.sans, { dns: ['kubernetes', 'kubernetes.default'], ips: ['10.96.0.1', '2001:db8::1'] });
+  t.deepEqual(facts.extKeyUsage, ['serverAuth', 'clientAuth']);
+  t.false(facts.isCA);
 });
 
 test('isSignedBy checks the signature, not only the name: a CA of the same name with another key is refused', async (t) => {

@@ -21,7 +21,7 @@ import { Run, eachLimit } from '../engine/run.js';
 import { targetPaths, type GeneratedTarget, type Target } from '../engine/targets.js';
 import { printData } from '../output.js';
 import {
-  KUBECONFIGS, caEntry, certPath, certificatesFor, keyPath, restartOrder, rotationFiles, type CAName, type Component, type RotatableName, type RotationPhase,
+  CERTIFICATES, KUBECONFIGS, caEntry, certPath, certificatesFor, keyPath, restartOrder, rotationFiles, type CAName, type Component, type RotatableName, type RotationPhase,
 } from '../pki/catalog.js';
 import { restartComponents } from './renew.js';
 
@@ -143,7 +143,7 @@ export async function runRotate(o: RotateOptions): Promise<number> {
   const bundles = spec.nodes.filter((n) => run.exists('nodes', n.name));
   const nodeItems = { count: 0 };
   if (o.dryRun) {
-    for (const node of bundles) nodeItems.count += (await run.decide(todo.flatMap((s) => nodeStepTargets(step, s, node, ctx)), { release: true })).length;
+    for (const node of bundles) nodeItems.count += files(await run.decide(todo.flatMap((s) => nodeStepTargets(step, s, node, ctx)), { release: true }));
     stop();
     printDryRun(run, step, todo, items, nodeItems.count, bundles.length);
     return 0;
@@ -152,7 +152,7 @@ export async function runRotate(o: RotateOptions): Promise<number> {
     await run.make(items);
     await eachLimit(bundles, Math.max(1, o.concurrency ?? 32), async (node) => {
       const mine = await run.decide(todo.flatMap((s) => nodeStepTargets(step, s, node, ctx)), { release: true });
-      nodeItems.count += mine.length;
+      nodeItems.count += files(mine);
       if (!run.plan.problems.length) await run.make(mine);
     });
     stop();
@@ -189,6 +189,8 @@ export async function runRotate(o: RotateOptions): Promise<number> {
   log(`[rotate] Next: ${next}`);
   return 0;
 }
+
+const files = (items: readonly PlanItem[]) => items.reduce((n, i) => n + i.writes.length, 0);
 
 function manyProblems(problems: string[], what: string): UserError {
   return problems.length === 1 ? new UserError(`${problems[0]!}. ${what.charAt(0).toUpperCase()}${what.slice(1)}.`) : new UserError(`${problems.length} problems; ${what}:`, { details: problems });
@@ -272,8 +274,11 @@ function rotationFlagTargets(spec: ReturnType<typeof loadSpec>, states: Readonly
     return phase === 'idle' ? [] : [[s.name as CAName, phase] as const];
   }));
   const external = externalCAsOnDisk(spec);
-  const before = flagTargets(spec, () => external, () => phases(false));
-  const after = flagTargets(spec, () => external, () => phases(true));
+  // Only the components that sign with a CA have flags that change.
+  const signers = new Set<string>(CERTIFICATES.flatMap((e) => e.consumers.filter((c) => c.signs).map((c) => c.component)));
+  const only = (list: GeneratedTarget[]) => list.filter((t) => signers.has(t.name));
+  const before = only(flagTargets(spec, () => external, () => phases(false)));
+  const after = only(flagTargets(spec, () => external, () => phases(true)));
   return after.map((t, i) => {
     const was = new Map(before[i]!.files.map((f) => [f.rel, f.data]));
     return { ...t, policy: 'replace' as const, files: t.files.filter((f) => exists(f.rel) && was.get(f.rel)!() !== f.data()), expected: (rel: string) => was.get(rel)?.() };

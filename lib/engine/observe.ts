@@ -16,9 +16,10 @@ import type { ClusterSpec } from '../config/spec.js';
 import { Certificate } from '../pki/certificate.js';
 import type { CertificateRole } from '../pki/pem.js';
 import { parsePrivateKeyPem, parsePublicKeyPem } from '../pki/keys.js';
-import type { CertificateFacts, X509Certificate } from '../pki/x509.js';
+import { type CertificateFacts } from '../pki/certificate.js';
+import { certificateBlocks } from '../pki/pem.js';
 import type { KeyObject } from 'node:crypto';
-import { targetPaths, type Target } from './targets.js';
+import type { Target } from './targets.js';
 
 /** Why a file cannot be used: the one set of refusals. */
 export type Trouble =
@@ -39,7 +40,6 @@ export type FileState =
 export type Read<T> = { state: 'missing' } | { state: 'present'; value: T } | { state: 'refused'; trouble: Trouble };
 
 export interface ReadCertificate {
-  x509: X509Certificate;
   facts: CertificateFacts;
   certificate: Certificate;
   /** A CA file: the certificates after the first (its issuers, up to a root), in file order. */
@@ -99,7 +99,6 @@ function kindOf(st: PathKind): string {
 export class Observer {
   private readonly states = new Map<string, FileState>();
   private readonly folders = new Map<string, FileState | 'dir'>();
-  private x509?: typeof import('../pki/x509.js');
   private readonly tokens = new Map<string, TokenObservation>();
 
   constructor(readonly dirs: Readonly<Record<string, string>>, private readonly source: FileSource = DISK) {}
@@ -110,7 +109,7 @@ export class Observer {
     return d;
   }
 
-  /** The full X.509 parser, loaded when there is a certificate to read (an empty folder never loads it). */
+  /** Open the PKCS#11 tokens the targets keep CA keys in (the binding loads only then). */
   async prepare(targets: readonly Target[]): Promise<void> {
     const uris = targets.flatMap((t) => (t.kind === 'certificate' && t.token && !this.tokens.has(t.token.text) ? [t.token] : []));
     if (uris.length) {
@@ -127,9 +126,6 @@ export class Observer {
         }
       }
     }
-    if (this.x509) return;
-    const any = targets.some((t) => targetPaths(t).some((rel) => this.file(t.root, rel).state === 'file'));
-    if (any) this.x509 = await import('../pki/x509.js');
   }
 
   /** The key a URI names in its token: present, missing (the token opened, to create it in), or refused. */
@@ -180,29 +176,34 @@ export class Observer {
 
   /** Forget these files' contents once decided about (a fleet's bundles are not held in memory). */
   release(root: string, rels: readonly string[]): void {
-    for (const rel of rels) this.states.delete(`${root}:${rel}`);
+    for (const rel of rels) {
+      this.states.delete(`${root}:${rel}`);
+      for (const kind of READS) this.reads.delete(`${kind}:${root}:${rel}`);
+    }
   }
+
+  /** What each file was read as, once (a key or a kubeconfig is parsed once however many targets look at it). */
+  private readonly reads = new Map<string, Read<unknown>>();
 
   /** A certificate file ('single': exactly one certificate), or a CA file ('bundle': the CA first, then its issuers). */
   certificate(root: string, rel: string, role: CertificateRole = 'single'): Read<ReadCertificate> {
-    if (!this.x509 && this.file(root, rel).state === 'file') throw new Error('Observer: certificates are read only after prepare()');
-    return this.parse(root, rel, (data) => this.readCertificate(data, role));
+    return this.parse(role, root, rel, (data) => this.readCertificate(data, role));
   }
 
   privateKey(root: string, rel: string): Read<ReadKey> {
     const st = this.file(root, rel);
     if (st.state === 'file' && st.mode & 0o077 & ~MODES.key) return { state: 'refused', trouble: { code: 'too-open', mode: st.mode } };
-    return this.parse(root, rel, (data) => ({ ...parsePrivateKeyPem(data), pem: data.toString() }));
+    return this.parse('key', root, rel, (data) => ({ ...parsePrivateKeyPem(data), pem: data.toString() }));
   }
 
   publicKey(root: string, rel: string): Read<KeyObject> {
-    return this.parse(root, rel, (data) => parsePublicKeyPem(data));
+    return this.parse('pub', root, rel, (data) => parsePublicKeyPem(data));
   }
 
   kubeconfig(root: string, rel: string): Read<ReadKubeconfig> {
     const st = this.file(root, rel);
     if (st.state === 'file' && st.mode & 0o077 & ~MODES.kubeconfig) return { state: 'refused', trouble: { code: 'too-open', mode: st.mode } };
-    return this.parse(root, rel, (data) => {
+    return this.parse('kubeconfig', root, rel, (data) => {
       const text = data.toString();
       const parsed = parseKubeconfig(text);
       const out: ReadKubeconfig = { text, parsed };
@@ -213,20 +214,35 @@ export class Observer {
     });
   }
 
+  /**
+   * A certificate file's certificates, read with the small DER reader (the
+   * fields the planner judges, and the signature check); the full X.509
+   * parser is never loaded for what kubepki reads back.
+   */
   private readCertificate(text: string | Buffer, role: CertificateRole = 'single'): ReadCertificate {
-    const x509 = this.x509!.parseCertificatePem(text, role);
-    const chain = role === 'bundle' ? Certificate.allFromPem(text, 'bundle').slice(1) : [];
-    return { x509, facts: this.x509!.certificateFacts(x509), certificate: Certificate.fromDer(Buffer.from(x509.rawData)), chain };
+    const blocks = certificateBlocks(text, role); // its PemError says what the file holds instead
+    try {
+      const [first, ...chain] = blocks.map((der) => Certificate.fromDer(der));
+      return { facts: first!.facts, certificate: first!, chain: role === 'bundle' ? chain : [] };
+    } catch {
+      throw new Error('holds a PEM certificate that does not parse');
+    }
   }
 
-  private parse<T>(root: string, rel: string, read: (data: Buffer) => T): Read<T> {
+  private parse<T>(kind: (typeof READS)[number], root: string, rel: string, read: (data: Buffer) => T): Read<T> {
     const st = this.file(root, rel);
     if (st.state !== 'file') return st;
+    const key = `${kind}:${root}:${rel}`;
+    const known = this.reads.get(key) as Read<T> | undefined;
+    if (known) return known;
+    let out: Read<T>;
     try {
-      return { state: 'present', value: read(st.data) };
+      out = { state: 'present', value: read(st.data) };
     } catch (e) {
-      return { state: 'refused', trouble: { code: 'unparsable', detail: (e as Error).message } };
+      out = { state: 'refused', trouble: { code: 'unparsable', detail: (e as Error).message } };
     }
+    this.reads.set(key, out);
+    return out;
   }
 }
 
@@ -237,6 +253,9 @@ function attempt<T>(read: () => T): Read<T> {
     return { state: 'refused', trouble: { code: 'unparsable', detail: (e as Error).message } };
   }
 }
+
+/** The ways a file is read (certificate files by their role). */
+const READS = ['single', 'bundle', 'key', 'pub', 'kubeconfig'] as const;
 
 /** Read a regular file, refusing anything else (the one rule for every file kubepki reads). */
 export function readRegular(file: string, source: FileSource = DISK): FileState {

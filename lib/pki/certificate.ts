@@ -7,9 +7,24 @@
  * is x509.ts's job.
  */
 import { createPublicKey, verify } from 'node:crypto';
-import { children, commonName, contents, DerError, readNode, readOid, readTime, whole, type Node } from './der.js';
-import { OID } from './oids.js';
+import ipaddr from 'ipaddr.js';
+import { altNames, type AltNames, type Subject } from './catalog.js';
+import { children, commonName, contents, DerError, readDirectoryString, readNode, readOid, readTime, whole, type Node } from './der.js';
+import { ekuName, OID } from './oids.js';
 import { certificateBlocks, pem, type CertificateRole } from './pem.js';
+
+/** What a certificate says, in the catalog's terms, for comparing against a plan. */
+export interface CertificateFacts {
+  subject: Subject;
+  sans: AltNames;
+  isCA: boolean;
+  extKeyUsage: string[];
+  notBefore: Date;
+  notAfter: Date;
+  serial: string;
+  /** DER SubjectPublicKeyInfo. */
+  spki: Buffer;
+}
 
 const DIGEST_OF_SIGNATURE: Record<string, string> = { [OID.sha256WithRSA]: 'sha256', [OID.ecdsaWithSHA256]: 'sha256', [OID.ecdsaWithSHA384]: 'sha384' };
 
@@ -29,8 +44,56 @@ export class Certificate {
     /** Authority key identifier (its keyIdentifier field), when it has one. */
     readonly authorityKeyId: Buffer | undefined,
     /** Where the SubjectPublicKeyInfo, the signed part and the signature are in `der`: read when asked for (check-expiration never does). */
-    private readonly at: { spki: Node; tbs: Node; algorithm: Node; value: Node },
+    private readonly at: { spki: Node; tbs: Node; algorithm: Node; value: Node; subject: Node; extensions: Map<string, Node> },
   ) {}
+
+  private known?: CertificateFacts;
+
+  /**
+   * The subject (CN and O), SANs, CA flag and extended key usages, read from
+   * the DER when first asked for (the planner compares them with the
+   * description). Throws DerError for an extension that is not what its OID says.
+   */
+  get facts(): CertificateFacts {
+    if (this.known) return this.known;
+    const der = this.der;
+    const inner = (id: string) => {
+      const ext = this.at.extensions.get(id);
+      return ext ? readNode(der, ext.contentStart) : undefined;
+    };
+    const cn: string[] = [];
+    const o: string[] = [];
+    for (const rdn of children(der, this.at.subject)) {
+      for (const atv of children(der, rdn)) {
+        const [type, value] = children(der, atv);
+        if (!type || !value) throw new DerError('a name attribute without a value');
+        const id = readOid(der, type);
+        const text = id === OID.commonName || id === OID.organization ? readDirectoryString(der, value) : undefined;
+        if (text !== undefined) (id === OID.commonName ? cn : o).push(text);
+      }
+    }
+    const dns: string[] = [];
+    const ips: string[] = [];
+    const san = inner(OID.subjectAltName);
+    for (const name of san ? children(der, san) : []) {
+      if (name.tag === 0x82) dns.push(contents(der, name).toString('latin1'));
+      else if (name.tag === 0x87) ips.push(ipaddr.fromByteArray([...contents(der, name)]).toString());
+    }
+    const bc = inner(OID.basicConstraints);
+    const first = bc ? children(der, bc)[0] : undefined;
+    const eku = inner(OID.extKeyUsage);
+    this.known = {
+      subject: { cn: cn[0] ?? '', ...(o.length ? { o } : {}) },
+      sans: altNames(dns, ips),
+      isCA: first?.tag === 0x01 && contents(der, first)[0] !== 0,
+      extKeyUsage: eku ? children(der, eku).map((n) => ekuName(readOid(der, n))) : [],
+      notBefore: this.notBefore,
+      notAfter: this.notAfter,
+      serial: this.serialNumber,
+      spki: this.spki,
+    };
+    return this.known;
+  }
 
   /** DER SubjectPublicKeyInfo. */
   get spki(): Buffer {
@@ -62,12 +125,15 @@ export class Certificate {
     if (!notBefore || !notAfter) throw new DerError('a certificate without a validity period');
     let keyId: Buffer | undefined;
     let authorityKeyId: Buffer | undefined;
+    const byId = new Map<string, Node>();
     const extensions = fields.find((f) => f.tag === 0xa3);
     if (extensions) {
       for (const ext of children(der, children(der, extensions)[0]!)) {
         const parts = children(der, ext);
         const id = readOid(der, parts[0]!);
         const octets = parts[parts.length - 1]!; // OCTET STRING holding the extension's DER
+        if (octets.tag !== 0x04) throw new DerError('an extension without its value');
+        byId.set(id, octets);
         if (id === OID.subjectKeyIdentifier) keyId = Buffer.from(contents(der, readNode(der, octets.contentStart)));
         if (id === OID.authorityKeyIdentifier) {
           const first = children(der, readNode(der, octets.contentStart))[0];
@@ -84,7 +150,7 @@ export class Certificate {
       contents(der, serial).toString('hex'),
       keyId,
       authorityKeyId,
-      { spki, tbs, algorithm, value },
+      { spki, tbs, algorithm, value, subject, extensions: byId },
     );
   }
 

@@ -108,9 +108,12 @@ export function publicKeyToPem(key: KeyObject): string {
   return pem('PUBLIC KEY', spkiDer(key));
 }
 
-/** DER SubjectPublicKeyInfo of a private or public key: what a certificate carries. */
+const spkis = new WeakMap<KeyObject, Buffer>();
+/** DER SubjectPublicKeyInfo of a private or public key: what a certificate carries (exported once per key). */
 export function spkiDer(key: KeyObject): Buffer {
-  return publicOf(key).export({ type: 'spki', format: 'der' });
+  let der = spkis.get(key);
+  if (!der) spkis.set(key, (der = publicOf(key).export({ type: 'spki', format: 'der' })));
+  return der;
 }
 
 export class KeyParseError extends Error {}

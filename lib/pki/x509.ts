@@ -1,53 +1,18 @@
 /**
- * Certificates and CSRs of any shape, read in full: existing certificates
- * (re-runs, renew, nodes), node CSRs (certs sign). On @peculiar/x509, with
- * Node's built-in WebCrypto as its provider. Everything kubepki makes goes
- * through issue.ts and csr.ts instead, which do not load this. (Node 20 has a
+ * CSRs of any shape, read in full (certs sign judges node CSRs). On
+ * @peculiar/x509, with Node's built-in WebCrypto as its provider. What
+ * kubepki makes goes through issue.ts and csr.ts, and the certificates it
+ * reads back through certificate.ts's small reader; neither loads this. (Node 20 has a
  * native WebCrypto; the @peculiar/webcrypto shim wraps the same node:crypto,
  * costs ~35 ms of start-up and generates keys one at a time.)
  */
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { webcrypto } from 'node:crypto';
-import { altNames, type AltNames, type Subject } from './catalog.js';
 import { ekuName, OID } from './oids.js';
-import { certificateBlocks, pem, PemError, pemBlocks, type CertificateRole } from './pem.js';
+import { pem, pemBlocks } from './pem.js';
 
 x509.cryptoProvider.set(webcrypto as never);
-
-export class CertParseError extends Error {}
-
-/**
- * Parse the certificate of a PEM file: by pem.ts's rule a certificate file
- * holds exactly one; a CA file ('bundle') may be followed by its issuers, and
- * the first is the one parsed.
- */
-export function parseCertificatePem(text: string | Buffer, role: CertificateRole = 'single'): x509.X509Certificate {
-  let der: Buffer;
-  try {
-    der = certificateBlocks(text, role)[0]!;
-  } catch (e) {
-    throw new CertParseError((e as PemError).message);
-  }
-  try {
-    return new x509.X509Certificate(der);
-  } catch {
-    throw new CertParseError('holds a PEM certificate that does not parse');
-  }
-}
-
-/** What a certificate says, in the catalog's terms, for comparing against a plan. */
-export interface CertificateFacts {
-  subject: Subject;
-  sans: AltNames;
-  isCA: boolean;
-  extKeyUsage: string[];
-  notBefore: Date;
-  notAfter: Date;
-  serial: string;
-  /** DER SubjectPublicKeyInfo. */
-  spki: Buffer;
-}
 
 function namesOf(san: x509.SubjectAlternativeNameExtension | null): { dns: string[]; ips: string[]; other: { type: string; value: string }[] } {
   const out = { dns: [] as string[], ips: [] as string[], other: [] as { type: string; value: string }[] };
@@ -57,25 +22,6 @@ function namesOf(san: x509.SubjectAlternativeNameExtension | null): { dns: strin
     else out.other.push({ type: n.type, value: n.value });
   }
   return out;
-}
-
-export function certificateFacts(cert: x509.X509Certificate): CertificateFacts {
-  const cn = cert.subjectName.getField(OID.commonName);
-  const o = cert.subjectName.getField(OID.organization);
-  const names = namesOf(cert.getExtension(x509.SubjectAlternativeNameExtension));
-  const eku = cert.getExtension(x509.ExtendedKeyUsageExtension);
-  const bc = cert.getExtension(x509.BasicConstraintsExtension);
-  return {
-    subject: { cn: cn[0] ?? '', ...(o.length ? { o } : {}) },
-    sans: altNames(names.dns, names.ips),
-    isCA: bc?.ca ?? false,
-    // Array.from: the library's usages are an Array subclass, and facts are plain data.
-    extKeyUsage: Array.from(eku?.usages ?? [], (u) => ekuName(String(u))),
-    notBefore: cert.notBefore,
-    notAfter: cert.notAfter,
-    serial: cert.serialNumber,
-    spki: Buffer.from(cert.publicKey.rawData),
-  };
 }
 
 /** What a PKCS#10 request asks for, read without judging it (nodes/policy.ts judges). */
@@ -129,5 +75,3 @@ export async function readCsr(text: string): Promise<CsrFacts> {
 
 /** PEM of a DER SubjectPublicKeyInfo. */
 export const publicKeyPem = (spki: Buffer) => pem('PUBLIC KEY', spki);
-
-export type { X509Certificate } from '@peculiar/x509';
