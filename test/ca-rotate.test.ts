@@ -385,3 +385,39 @@ for (const [step, { setup, before, after }] of Object.entries(CRASH)) {
     t.log(`${step}: killed at each of ${n - 1} write steps`);
   });
 }
+
+test('ca rotate --dry-run writes nothing and names what it would; --restart restarts what the step names, one at a time, in the catalog\'s order; status -o yaml', async (t) => {
+  const c = await cluster(t);
+  const before = snapshot(c.root);
+  const dry = await kubepki(['ca', 'rotate', 'start', '--ca', 'front-proxy-ca', '--dry-run', ...c.args]);
+  t.is(dry.exitCode, 0, dry.stderr);
+  t.regex(dry.stdout, /^\[rotate\] would start the rotation of front-proxy-ca:$/m);
+  t.regex(dry.stdout, /^ {2}create .*front-proxy-ca-old\.crt, .*front-proxy-ca-old\.key$/m);
+  t.regex(dry.stdout, /^ {2}replace .*front-proxy-ca\.crt$/m);
+  t.deepEqual(snapshot(c.root), before, '--dry-run wrote nothing');
+
+  const log = path.join(c.root, 'restarts.log');
+  const r = await rotate(t, c, 'start', ['--ca', 'front-proxy-ca', '--restart', '--restart-command', `echo {component} >> ${log}`]);
+  // front-proxy-ca.crt is read by kube-apiserver (--requestheader-client-ca-file) and kube-controller-manager.
+  t.deepEqual(readFileSync(log, 'utf8').trim().split('\n'), ['kube-apiserver', 'kube-controller-manager']);
+  t.regex(r.stdout, /^\[restart\] kube-apiserver: restarted$/m);
+  t.regex(r.stdout, /^\[rotate\] Next: "kubepki ca rotate issue --ca front-proxy-ca" once every component trusts both CAs$/m);
+
+  const yaml = await kubepki(['ca', 'rotate', 'status', '--ca', 'front-proxy-ca', '-o', 'yaml', ...c.args]);
+  t.is(yaml.exitCode, 0, yaml.stderr);
+  const data = (await import('yaml')).parse(yaml.stdout) as { rotations: { name: string; phase: string; restart: string[]; next: string; files: { file: string; holds: string[] }[] }[] };
+  t.is(data.rotations.length, 1);
+  t.like(data.rotations[0], { name: 'front-proxy-ca', phase: 'started', next: 'issue', restart: ['kube-apiserver', 'kube-controller-manager'] });
+  t.deepEqual(data.rotations[0]!.files.find((f) => f.file.endsWith('/front-proxy-ca.crt'))?.holds, ['old', 'new']);
+  t.deepEqual(data.rotations[0]!.files.find((f) => f.file.endsWith('/front-proxy-client.crt'))?.holds, ['old']);
+
+  // check-expiration mid-rotation reads the two-CA bundle without complaint.
+  const exp = await kubepki(['certs', 'check-expiration', ...c.args]);
+  t.is(exp.exitCode, 0, exp.stderr);
+  // One row per CA the file holds: the signing one, then the other of the rotation.
+  t.regex(exp.stdout, /^front-proxy-ca {2,}\w{3} \d\d, \d{4}/m);
+  t.regex(exp.stdout, /^front-proxy-ca#2 {2,}\w{3} \d\d, \d{4}/m);
+  t.notRegex(exp.stdout, /INVALID/);
+  t.regex(exp.stdout, /^front-proxy-ca {2,}\/.*front-proxy-ca\.key$/m, 'CA KEY: the signing CA goes with front-proxy-ca.key');
+  t.notRegex(exp.stdout, /^front-proxy-ca#2 +\//m, 'CA KEY: not the other CA of the rotation');
+});

@@ -30,6 +30,8 @@ export interface Row {
   reason?: string;
   /** CAs: where the key is (a file, a PKCS#11 URI), or undefined when it is not here (managed elsewhere). */
   keyLocation?: string;
+  /** A further certificate of a file ("ca#2": an issuer, or the other CA of a rotation): the name of the file's first. */
+  partOf?: string;
 }
 
 /** The text of a regular file; a missing one is undefined, anything else that cannot be read an error in the one reader's words. */
@@ -58,7 +60,9 @@ function readRows(row: Omit<Row, 'notAfter' | 'problem' | 'reason'>, read: () =>
     if (!certs) return [{ ...row, problem: 'missing' }];
     return certs.map((cert, i) => {
       const issuerCN = row.kind === 'extra' ? cert.issuerCommonName : undefined;
-      return { ...row, ...(i ? { name: `${row.name}#${i + 1}` } : {}), ...(issuerCN ? { caName: issuerCN } : {}), notAfter: cert.notAfter };
+      // Only a file's first certificate goes with the key beside it.
+      const { keyLocation: _key, ...rest } = row;
+      return { ...(i ? { ...rest, name: `${row.name}#${i + 1}`, partOf: row.name } : row), ...(issuerCN ? { caName: issuerCN } : {}), notAfter: cert.notAfter };
     });
   } catch (e) {
     return [{ ...row, problem: 'invalid', reason: (e as Error).message }];
@@ -68,6 +72,11 @@ function readRows(row: Omit<Row, 'notAfter' | 'problem' | 'reason'>, read: () =>
 const single = (file: string) => () => {
   const t = text(file);
   return t === undefined ? undefined : certificates(t, 'single');
+};
+
+const bundle = (file: string) => () => {
+  const t = text(file);
+  return t === undefined ? undefined : certificates(t, 'bundle');
 };
 
 export function collectRows(spec: ClusterSpec): { certificates: Row[]; authorities: Row[] } {
@@ -82,7 +91,7 @@ export function collectRows(spec: ClusterSpec): { certificates: Row[]; authoriti
     const rows = readRows({
       name: e.name, kind: e.ca ? 'certificate' : 'ca', path: file, ...(e.ca ? { caName: e.ca } : {}), externallyManaged: external.has(caName as CAName),
       ...(keyLocation ? { keyLocation } : {}),
-    }, single(file));
+    }, e.ca ? single(file) : bundle(file)); // a CA file may hold its issuers, or during a rotation the other CA: one row each
     (e.ca ? certs : authorities).push(...rows);
   }
   for (const k of KUBECONFIGS) {

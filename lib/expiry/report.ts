@@ -81,7 +81,7 @@ export function renderText(certs: readonly Judged[], cas: readonly Judged[]): st
     '',
     table([['CERTIFICATE AUTHORITY', 'EXPIRES', 'RESIDUAL TIME', 'EXTERNALLY MANAGED'], ...caRows], 3),
     '',
-    table([['CA KEY', 'WHERE'], ...cas.map((r) => [r.name, r.keyLocation ?? '(not here: managed outside kubepki)'])], 3),
+    table([['CA KEY', 'WHERE'], ...cas.filter((r) => !r.partOf).map((r) => [r.name, r.keyLocation ?? '(not here: managed outside kubepki)'])], 3),
   ];
   const notes: string[] = [];
   for (const r of [...cas, ...certs]) {
@@ -106,7 +106,7 @@ export function expirationInfo(certs: readonly Judged[], cas: readonly Judged[])
     path: r.path,
     status: r.status,
     ...(r.why && r.status !== 'missing' ? { reason: r.why } : {}),
-    ...(r.kind === 'ca' ? { keyLocation: r.keyLocation ?? null } : {}),
+    ...(r.kind === 'ca' && !r.partOf ? { keyLocation: r.keyLocation ?? null } : {}),
   });
   return {
     kind: 'CertificateExpirationInfo',
