@@ -25,5 +25,18 @@ if (!cacheOut) {
 // a path of the build machine) for the bundle in an internal error's trace.
 const script = new Script(Module.wrap(readFileSync(file, 'utf8')), { filename: 'kubepki/dist/bundle/kubepki.cjs', cachedData });
 if (cacheOut) process.once('exit', () => writeFileSync(cacheOut, script.createCachedData()));
-const bundle = { exports: {} };
-script.runInThisContext().call(bundle.exports, bundle.exports, Module.createRequire(file), bundle, file, path.dirname(file));
+const start = () => {
+  const bundle = { exports: {} };
+  script.runInThisContext().call(bundle.exports, bundle.exports, Module.createRequire(file), bundle, file, path.dirname(file));
+};
+start();
+// The build's warm-up (KUBEPKI_WARMUP: more command lines, JSON) runs them in turn in this process,
+// so that the cache holds what each compiled: the commands that read existing files too, not only init.
+const warmups = cacheOut && process.env.KUBEPKI_WARMUP ? JSON.parse(process.env.KUBEPKI_WARMUP) : [];
+process.on('beforeExit', () => {
+  const next = warmups.shift();
+  if (!next) return;
+  process.argv = [process.argv[0], process.argv[1], ...next];
+  // From a timer: the loop must be alive after this listener for 'beforeExit' to come again.
+  setImmediate(start);
+});

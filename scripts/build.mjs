@@ -5,7 +5,7 @@
 // what bin/kubepki.cjs loads: one pre-linked file loads markedly faster than
 // hundreds of node_modules files (see README, start-up).
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -52,16 +52,22 @@ await esbuild.build({
 });
 
 // V8's code cache: the bundle's functions compiled once, here, by running the
-// main job (init with every phase on a scratch folder). bin/kubepki.cjs hands it
+// main jobs in one process (init with every phase on a scratch folder, init again
+// over what it wrote, then a CA rotation's start, issue and complete: the commands
+// that read certificates, keys and kubeconfigs back). bin/kubepki.cjs hands it
 // to V8, which skips parsing and compiling what it holds (~60 ms of start-up on
 // this project's 2-core machine). V8 checks it against its own version and flags
 // and ignores it when they differ: only slower, never wrong.
 const scratch = mkdtempSync(path.join(tmpdir(), 'kubepki-build-'));
 try {
-  execFileSync(process.execPath, [
-    path.join(root, 'bin/kubepki.cjs'), 'init', '--cert-dir', path.join(scratch, 'pki'), '--node-name', 'build',
-    '--advertise-address', '192.0.2.10', '--encryption-algorithm', 'ECDSA-P256',
-  ], { stdio: 'ignore', env: { ...process.env, KUBEPKI_BUNDLE: bundle, KUBEPKI_CODE_CACHE_OUT: `${bundle}.cache` } });
+  const dirs = ['--cert-dir', path.join(scratch, 'pki'), '--kubeconfig-dir', scratch, '--flags-dir', path.join(scratch, 'flags'),
+    '--node-name', 'build', '--advertise-address', '192.0.2.10', '--encryption-algorithm', 'ECDSA-P256'];
+  const warmup = [['init', ...dirs], ...['start', 'issue', 'complete'].map((step) => ['ca', 'rotate', step, ...dirs])];
+  execFileSync(process.execPath, [path.join(root, 'bin/kubepki.cjs'), 'init', ...dirs], {
+    stdio: process.env.KUBEPKI_BUILD_DEBUG ? 'inherit' : 'ignore', env: { ...process.env, KUBEPKI_BUNDLE: bundle, KUBEPKI_CODE_CACHE_OUT: `${bundle}.cache`, KUBEPKI_WARMUP: JSON.stringify(warmup) },
+  });
+  // Each warm-up command must have done its work (a failed one would leave its code out of the cache).
+  if (!existsSync(path.join(scratch, 'kubepki-backups'))) throw new Error('the CA rotation of the warm-up did not run');
 } catch (e) {
   process.stderr.write(`build: warning: no code cache made (the warm-up run of init failed: ${e.message}); kubepki works without it, only starts slower\n`);
 } finally {
