@@ -882,3 +882,78 @@ test('a regular file where a folder should be is named as one: "inside etcd, whi
   const { run } = await initPlan({ ...files, [C('etcd')]: pub('not a folder') });
   t.true(run.plan.problems.includes('etcd/ca.crt is inside etcd, which is a regular file; kubepki reads and writes regular files only: move it away'), run.plan.problems.join(' | '));
 });
+
+// ================================================================ CA rotation (lib/engine/rotation.ts), in memory
+
+/** FULL with kubernetes-ca's rotation under way: OTHER_CA is the incoming CA; started (the old CA signs) or issued (the new one does). */
+function rotating(phase: 'started' | 'issued'): Files {
+  const [a, n] = [CAS.ca.certificate, OTHER_CA.certificate];
+  return {
+    ...FULL,
+    [C('ca.crt')]: pub(phase === 'started' ? a.pem + n.pem : n.pem + a.pem),
+    [C('ca.key')]: secret((phase === 'started' ? CA_KEY : OTHER_KEY).privateKeyPem),
+    [C('ca-old.crt')]: pub(a.pem), [C('ca-old.key')]: secret(CA_KEY.privateKeyPem),
+    [C('ca-new.crt')]: pub(n.pem), [C('ca-new.key')]: secret(OTHER_KEY.privateKeyPem),
+  };
+}
+
+async function rotationOf(files: Files, name: 'ca' | 'etcd-ca' | 'front-proxy-ca' | 'sa') {
+  const { observeRotation } = await import('../lib/engine/rotation.js');
+  const observer = new Observer(DIRS, memory(files));
+  await observer.prepare([]);
+  return observeRotation(observer, name, (rel) => rel, (rel) => C(rel));
+}
+
+test('rotation phases are read from the files alone: idle, started (the old CA first in ca.crt, its key in ca.key), issued (the new one)', async (t) => {
+  for (const name of ['ca', 'etcd-ca', 'front-proxy-ca', 'sa'] as const) t.like(await rotationOf(FULL, name), { name, phase: 'idle' });
+  const started = await rotationOf(rotating('started'), 'ca');
+  t.like(started, { phase: 'started' });
+  t.true('old' in started && started.old!.certificate!.der.equals(CAS.ca.certificate.der));
+  t.like(await rotationOf(rotating('issued'), 'ca'), { phase: 'issued' });
+});
+
+test('a rotation layout changed by hand is a problem that says so: the bundle without the new CA, half the rotation files, a key that is neither', async (t) => {
+  const dropped = { ...rotating('started'), [C('ca.crt')]: pub(CAS.ca.certificate.pem) };
+  t.regex((await rotationOf(dropped, 'ca') as { problem: string }).problem, /^ca\.crt does not hold the two CAs of the rotation under way \(ca-old\.crt, ca-new\.crt\), the signing one first; was the layout changed by hand\?/);
+  t.regex((await rotationOf(without(rotating('issued'), C('ca-new.key')), 'ca') as { problem: string }).problem, /^ca-new\.key is missing while .* is here: the rotation of ca is half there/);
+  const wrongKey = { ...rotating('started'), [C('ca.key')]: secret(SPARE_KEY.privateKeyPem) };
+  t.regex((await rotationOf(wrongKey, 'ca') as { problem: string }).problem, /^ca\.key does not match the first certificate of ca\.crt/);
+  const external = without(FULL, C('front-proxy-ca.key'));
+  t.regex((await rotationOf(external, 'front-proxy-ca') as { problem: string }).problem, /front-proxy-ca is managed outside kubepki .*rotate it where its key is kept/);
+});
+
+test('init over a started rotation keeps everything: the CA file\'s second CA is trusted (partners), not a broken chain, and the flags name the old CA\'s pair', async (t) => {
+  const { flagTargets: flags } = await import('../lib/engine/desired.js');
+  const files = rotating('started');
+  for (const g of flags(SPEC, () => new Set(), () => new Map([['ca', 'started'] as const]))) for (const f of g.files) files[F(f.rel)] = pub(f.data());
+  // As init.ts decides: the flag files follow the phase each CA was found in.
+  const run = new Run({ dirs: DIRS, now: NOW, source: memory(files), show: INIT_SHOW });
+  const rotations = () => new Map(CA_NAMES.flatMap((n) => { const p = run.ca(n)?.rotation; return p ? [[n, p] as const] : []; }));
+  const items = await run.decide(clusterTargets(SPEC, { kubeconfigs: true, flags: true, externalCAs: () => new Set(), rotations }));
+  t.deepEqual(run.plan.problems, []);
+  t.deepEqual(items.filter((i) => i.writes.length).map((i) => i.id), []);
+  t.is(run.ca('ca')?.rotation, 'started');
+  t.is(run.caBundle('ca'), CAS.ca.certificate.pem + OTHER_CA.certificate.pem, 'what kubeconfigs embed: both CAs, the signing one first');
+  t.regex(textOf(F('kube-controller-manager.flags')), /--cluster-signing-cert-file=\/k\/pki\/ca\.crt/);
+  t.regex(String((files[F('kube-controller-manager.flags')] as { data: string }).data), /--cluster-signing-cert-file=\/k\/pki\/ca-old\.crt\n--cluster-signing-key-file=\/k\/pki\/ca-old\.key/);
+});
+
+test('the targets of start: the incoming CA under its slot, the outgoing CA\'s one-CA files, the bundle replaced, every kubeconfig\'s trust; nothing re-signed', async (t) => {
+  const { stepTargets } = await import('../lib/engine/rotation.js');
+  const state = await rotationOf(FULL, 'ca');
+  if ('problem' in state) return t.fail(state.problem);
+  const targets = stepTargets('start', state, { spec: SPEC, caPem: () => OTHER_CA.certificate.pem });
+  t.like(targets.find((x) => x.id === 'ca-new'), { kind: 'certificate', slot: 'ca-new', cert: 'ca-new.crt', key: 'ca-new.key', policy: 'init' });
+  t.like(targets.find((x) => x.id === 'ca-old'), { kind: 'generated', policy: 'new' });
+  t.like(targets.find((x) => x.id === 'ca/files'), { kind: 'generated', policy: 'replace' });
+  t.deepEqual(targets.filter((x) => x.kind === 'kubeconfig').map((x) => x.policy), ['trust', 'trust', 'trust', 'trust', 'trust', 'trust']);
+  t.false(targets.some((x) => (x.kind === 'certificate' && !x.isCA) || (x.kind === 'kubeconfig' && x.policy === 'renew')), 'start re-signs nothing');
+  const { run, items } = await (async () => {
+    const r = new Run({ dirs: DIRS, now: NOW, source: memory(FULL) });
+    return { run: r, items: await r.decide(targets) };
+  })();
+  t.deepEqual(run.plan.problems, []);
+  t.deepEqual(items.map((i) => `${i.id}:${i.action}`).sort(), [
+    'admin.conf:renew', 'bootstrap-kubelet.conf:renew', 'ca-new:create', 'ca-old:create', 'ca/files:renew', 'controller-manager.conf:renew', 'kubelet.conf:renew', 'scheduler.conf:renew', 'super-admin.conf:renew',
+  ].filter((x) => !x.startsWith('bootstrap')));
+});

@@ -54,6 +54,8 @@ export interface DecideContext {
 export interface Material {
   key?: ReadKey;
   kubeconfigText?: string;
+  /** Its YAML document as read (make edits a copy instead of parsing the text again). */
+  kubeconfigDocument?: import('yaml').Document;
   /** A CA to create with its key in a token: the opened token, and the key when one is there already (adopted). */
   token?: { token: Token; key?: TokenKey };
   /** A kubeconfig's client certificate signed by a CA managed elsewhere, and its key. */
@@ -469,7 +471,7 @@ function decideKubeconfig(t: KubeconfigTarget, o: Observer, ctx: DecideContext):
       const have = read.value.cas.value;
       if (want.length === have.length && want.every((d, i) => d.equals(have[i]!.der))) return { kind: 'item', item: { ...item, action: 'keep', uses: [t.file] } };
     }
-    return { kind: 'item', item: { ...item, action: 'renew', writes: [t.file] }, material: { kubeconfigText: read.value.text, trustOnly: true } };
+    return { kind: 'item', item: { ...item, action: 'renew', writes: [t.file] }, material: { kubeconfigText: read.value.text, ...(read.value.parsed.document ? { kubeconfigDocument: read.value.parsed.document } : {}), trustOnly: true } };
   }
 
   if (t.policy === 'renew') {
@@ -485,7 +487,7 @@ function decideKubeconfig(t: KubeconfigTarget, o: Observer, ctx: DecideContext):
     if (kc.client?.state !== 'present') return problem(`${where} (client certificate) ${readDetail(kc.client)}`);
     if (kc.clientKey?.state !== 'present') return problem(`${where} (client key) ${readDetail(kc.clientKey)}`);
     if (!spkiDer(kc.clientKey.value.key).equals(kc.client.value.facts.spki)) return problem(`${where} (client key) does not match ${where} (client certificate)`);
-    return decideRenewal(t, item, { current: kc.client.value, writes: [t.file], material: { kubeconfigText: kc.text, ...(t.keepKey ? { key: kc.clientKey.value } : {}) } }, ctx);
+    return decideRenewal(t, item, { current: kc.client.value, writes: [t.file], material: { kubeconfigText: kc.text, ...(kc.parsed.document ? { kubeconfigDocument: kc.parsed.document } : {}), ...(t.keepKey ? { key: kc.clientKey.value } : {}) } }, ctx);
   }
 
   const ca = ctx.cas.get(t.signer);

@@ -106,7 +106,7 @@ export async function make(item: PlanItem, ctx: MakeContext): Promise<Made> {
       }
       const caPem = target.trustPem?.() ?? ctx.caBundle(target.caSlot ?? target.signer);
       const kept = ctx.materials.get(item.id);
-      if (kept?.trustOnly) return { files: [file(target.file, replaceClientCredentials(kept.kubeconfigText!, { caPem }), 'kubeconfig', item)] };
+      if (kept?.trustOnly) return { files: [file(target.file, replaceClientCredentials(kept.kubeconfigDocument ?? kept.kubeconfigText!, { caPem }), 'kubeconfig', item)] };
       const elsewhere = ctx.materials.get(item.id)?.signedElsewhere;
       if (elsewhere) {
         // Signed by the CA managed elsewhere (certs generate-csr): the kubeconfig is written around that certificate and key.
@@ -115,7 +115,7 @@ export async function make(item: PlanItem, ctx: MakeContext): Promise<Made> {
       }
       const key = await keyFor(item, ctx);
       const certificate = await certificateFor(item, ctx, key, undefined, target.caSlot);
-      const text = ctx.materials.get(item.id)?.kubeconfigText;
+      const text = kept?.kubeconfigDocument ?? kept?.kubeconfigText;
       const data = item.action === 'renew' && text !== undefined
         ? replaceClientCredentials(text, { certPem: certificate.pem, keyPem: key.privateKeyPem, caPem })
         : buildKubeconfig({ clusterName: target.clusterName, server: target.server, caPem, user: item.subject!.cn, credentials: { certPem: certificate.pem, keyPem: key.privateKeyPem } });

@@ -3,7 +3,7 @@
  * cluster) with the CA embedded, one user named after the client certificate's
  * CN with certificate and key embedded, and the context "<user>@<cluster>".
  */
-import { parse, parseDocument, stringify } from 'yaml';
+import { parseDocument, stringify, type Document } from 'yaml';
 import type { ClusterSpec } from '../config/spec.js';
 import { joinHostPort, splitHostPort } from '../net.js';
 import type { ServerAddress } from '../pki/catalog.js';
@@ -57,6 +57,8 @@ export interface ParsedKubeconfig {
   certFile?: string;
   keyPem?: string;
   keyFile?: string;
+  /** The YAML document it was read from: replaceClientCredentials edits it without parsing the text again. */
+  document?: Document;
 }
 
 type Named<T> = { name?: unknown } & Record<string, T | unknown>;
@@ -66,8 +68,11 @@ const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
 /** The current context's cluster and user of a kubeconfig file. */
 export function parseKubeconfig(text: string): ParsedKubeconfig {
   let doc: unknown;
+  let document: Document;
   try {
-    doc = parse(text);
+    document = parseDocument(text);
+    if (document.errors.length) throw document.errors[0]!;
+    doc = document.toJS();
   } catch (e) {
     throw new KubeconfigError(`is not valid YAML (${(e as Error).message.split('\n')[0]})`);
   }
@@ -82,6 +87,7 @@ export function parseKubeconfig(text: string): ParsedKubeconfig {
   const cluster = find(d.clusters, str(context.cluster))?.cluster as Record<string, unknown> | undefined;
   const user = find(d.users, str(context.user))?.user as Record<string, unknown> | undefined;
   const out: ParsedKubeconfig = {};
+  Object.defineProperty(out, 'document', { value: document, enumerable: false });
   if (cluster) {
     out.server = str(cluster.server);
     out.caPem = decode(cluster['certificate-authority-data']);
@@ -102,8 +108,9 @@ export function parseKubeconfig(text: string): ParsedKubeconfig {
  * and its cluster's CA re-embedded (as kubeadm's renewal does); everything
  * else in the file stays as it was.
  */
-export function replaceClientCredentials(text: string, c: { certPem?: string; keyPem?: string; caPem: string }): string {
-  const doc = parseDocument(text);
+export function replaceClientCredentials(source: string | Document, c: { certPem?: string; keyPem?: string; caPem: string }): string {
+  // A document already read (the observer's) is edited in a copy; a text is parsed.
+  const doc = typeof source === 'string' ? parseDocument(source) : source.clone();
   const context = (doc.get('contexts') as { items: unknown[] } | undefined)?.items
     .map((x) => (x as { toJSON(): { name: string; context: { cluster: string; user: string } } }).toJSON())
     .find((x) => x.name === doc.get('current-context'));
