@@ -117,6 +117,27 @@ async function writeNew(file: string, data: string | Buffer, mode: number): Prom
   }
 }
 
+/**
+ * Keep the file that is about to be replaced or removed at `backup`: a second
+ * name for it (link(2)), so that nothing is copied and its data, on disk
+ * already, needs no fsync; a copy (mode MODES.backup) where the backup folder
+ * is on another file system. Never over another backup: a backup folder is one
+ * run's (roots.ts makes each run's name unique).
+ */
+async function keepCopy(live: string, backup: string): Promise<void> {
+  try {
+    await link(live, backup);
+    return;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EMLINK') throw e;
+  }
+  await copyFile(live, backup, fsConstants.COPYFILE_EXCL);
+  await chmod(backup, MODES.backup);
+  const handle = await open(backup, 'r');
+  await handle.sync().finally(() => handle.close());
+}
+
 async function syncDir(dir: string): Promise<void> {
   try {
     const handle = await open(dir, 'r');
@@ -344,15 +365,18 @@ export class Transaction {
       }
     }
     await stageAll(files.filter((f) => !f.remove).map((f) => ({ ...f, file: path.join(p.staging, entries[files.indexOf(f)]!.staged) })));
-    for (const f of entries.filter((x) => x.replace || x.remove) as Journal['files']) {
+    const backups = entries.filter((x) => x.replace || x.remove) as Journal['files'];
+    if (!backups.length) return;
+    const folders = [...new Set(backups.map((f) => path.dirname(path.join(j.backupDir!, f.rel))))];
+    await Promise.all(folders.map((d) => mkdir(d, { recursive: true, mode: MODES.backupDir })));
+    await Promise.all(backups.map(async (f) => {
       if (f.replace) f.ino = await inodeOf(path.join(p.staging, f.staged));
-      const backup = path.join(j.backupDir!, f.rel);
-      await mkdir(path.dirname(backup), { recursive: true, mode: MODES.backupDir });
-      f.mode = (await stat(path.join(p.dir, f.rel))).mode & 0o777;
-      // Never over another copy: a backup folder is one run's (roots.ts makes each run's name unique).
-      await copyFile(path.join(p.dir, f.rel), backup, fsConstants.COPYFILE_EXCL);
-      await chmod(backup, MODES.backup);
-    }
+      const live = path.join(p.dir, f.rel);
+      f.mode = (await stat(live)).mode & 0o777;
+      await keepCopy(live, path.join(j.backupDir!, f.rel));
+    }));
+    // The backups' names are on disk before anything is replaced.
+    await Promise.all(folders.map(syncDir));
   }
 
   /** Put everything staged in place: all of it, or (on any failure) none of it. */

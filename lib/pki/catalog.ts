@@ -86,7 +86,11 @@ export const MODES = {
   /** Bootstrap token Secrets and static token files: they hold credentials. */
   secret: 0o600,
   csr: 0o600,
-  /** Copies of replaced files (renew), and their folders. */
+  /**
+   * Backups of replaced files (renew, rotation) are second names of the files
+   * themselves, so they keep the files' modes, inside a 0700 folder; a copy,
+   * where the folder is on another file system, is 0600.
+   */
   backup: 0o600,
   backupDir: 0o700,
   /** Folders kubepki creates. */
