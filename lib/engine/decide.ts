@@ -183,7 +183,8 @@ function decideCertificate(t: CertTarget, o: Observer, ctx: DecideContext): Deci
   const kw = ctx.where(t.root, t.key);
   // A CA file may hold the CA's issuers after it (an intermediate under an offline root).
   const cert = o.certificate(t.root, t.cert, t.isCA ? 'bundle' : 'single');
-  const key = o.privateKey(t.root, t.key);
+  // A leaf's key is only checked against its certificate, unless it is kept for the new one.
+  const key = o.privateKey(t.root, t.key, t.isCA || t.keepKey ? 'sign' : 'match');
   const fail = (message: string) => (t.isCA ? caProblem(t, message, ctx) : problem(message));
   // Refusals first: what cannot be read is never overwritten or used.
   for (const [r, where, rel] of [[cert, cw, t.cert], [key, kw, t.key]] as [Read<unknown>, string, string][]) {
@@ -193,7 +194,7 @@ function decideCertificate(t: CertTarget, o: Observer, ctx: DecideContext): Deci
     return fail(trouble.code === 'unparsable' && t.policy === 'init' ? `${text}; restore it from a backup or move it away` : text);
   }
   const have = { cert: cert.state === 'present' ? cert.value : undefined, key: key.state === 'present' ? key.value : undefined };
-  if (have.cert && have.key && !spkiDer(have.key.key).equals(have.cert.facts.spki)) {
+  if (have.cert && have.key && !have.key.spki.equals(have.cert.facts.spki)) {
     const external = !t.isCA && t.ca && ctx.cas.get(t.ca)?.action === 'external';
     const remedy = external ? `put the key that made ${ctx.where(t.root, csrFiles(t.cert.replace(/\.crt$/, '')).csr)} beside it` : 'restore the right pair from a backup';
     return fail(t.policy === 'init' ? `${kw} does not match ${cw} (different public keys); ${remedy}` : `${kw} does not match ${cw}`);
@@ -411,7 +412,7 @@ function decideKeyPair(t: KeyPairTarget, o: Observer, ctx: DecideContext): Decis
     item.action = 'reuse';
     item.uses = [t.key];
     if (pub.state === 'present') {
-      if (!spkiDer(pub.value).equals(spkiDer(key.value.key))) {
+      if (!spkiDer(pub.value).equals(key.value.spki)) {
         return problem(`${pw} does not match ${kw}; tokens signed with the key would not verify: move ${pw} away to have it re-created from ${kw}`);
       }
       item.uses.push(t.pub);
@@ -442,7 +443,7 @@ export function judgeKubeconfig(kc: ReadKubeconfig, o: { where: string; ca: Cert
   if (kc.client.state !== 'present') return { problem: `${where}: the embedded client certificate ${readDetail(kc.client)}; move the file away to have it written anew` };
   const client = kc.client.value;
   if (kc.clientKey?.state !== 'present') return { problem: `${where}: the embedded client key ${kc.clientKey ? readDetail(kc.clientKey) : 'is missing'}; move the file away to have it written anew` };
-  if (!spkiDer(kc.clientKey.value.key).equals(client.facts.spki)) return { problem: `${where}: its client key does not match its client certificate; move the file away to have it written anew` };
+  if (!kc.clientKey.value.spki.equals(client.facts.spki)) return { problem: `${where}: its client key does not match its client certificate; move the file away to have it written anew` };
   if (!client.certificate.isSignedBy(o.ca)) return { problem: `${where}: its client certificate is not signed by ca; move it away to have it written anew` };
   if (!sameSubject(client.facts.subject, o.subject)) {
     return { problem: `${where}: its client certificate is for ${fmtSubject(client.facts.subject)}, the description wants ${fmtSubject(o.subject)}; move it away to have it written anew` };
@@ -486,7 +487,7 @@ function decideKubeconfig(t: KubeconfigTarget, o: Observer, ctx: DecideContext):
     }
     if (kc.client?.state !== 'present') return problem(`${where} (client certificate) ${readDetail(kc.client)}`);
     if (kc.clientKey?.state !== 'present') return problem(`${where} (client key) ${readDetail(kc.clientKey)}`);
-    if (!spkiDer(kc.clientKey.value.key).equals(kc.client.value.facts.spki)) return problem(`${where} (client key) does not match ${where} (client certificate)`);
+    if (!kc.clientKey.value.spki.equals(kc.client.value.facts.spki)) return problem(`${where} (client key) does not match ${where} (client certificate)`);
     return decideRenewal(t, item, { current: kc.client.value, writes: [t.file], material: { kubeconfigText: kc.text, ...(kc.parsed.document ? { kubeconfigDocument: kc.parsed.document } : {}), ...(t.keepKey ? { key: kc.clientKey.value } : {}) } }, ctx);
   }
 
@@ -526,7 +527,7 @@ function decideSignedElsewhere(t: KubeconfigTarget, item: PlanItem, where: strin
   const files = t.signedElsewhere;
   const hint = `have that CA sign ${files ? `${files.csr} (kubepki certs generate-csr writes it) and put the certificate at ${files.cert}` : 'it'}, or provide ${t.signer}.key`;
   const cert = files ? o.certificate(t.root, files.cert) : { state: 'missing' as const };
-  const key = files ? o.privateKey(t.root, files.key) : { state: 'missing' as const };
+  const key = files ? o.privateKey(t.root, files.key, 'match') : { state: 'missing' as const };
   if (cert.state === 'missing') {
     return problem(`${where} is missing, and ${t.signer} is managed outside kubepki (${ca.certWhere} without its key): ${hint}`);
   }
@@ -543,7 +544,7 @@ function decideSignedElsewhere(t: KubeconfigTarget, item: PlanItem, where: strin
     resign: ctx.where(t.root, files!.csr),
   });
   if (judged) return problem(judged);
-  if (!spkiDer(key.value.key).equals(signed.facts.spki)) return problem(`${kw} does not match ${cw} (different public keys); put the key that made ${files!.csr} beside it`);
+  if (!key.value.spki.equals(signed.facts.spki)) return problem(`${kw} does not match ${cw} (different public keys); put the key that made ${files!.csr} beside it`);
   item.notes.push(`written around ${files!.cert}, signed by ${t.signer} (managed outside kubepki); ${files!.cert}, ${files!.key} and ${files!.csr} may be deleted now`);
   return {
     kind: 'item',

@@ -9,7 +9,8 @@ import { ALGORITHMS, algorithmOfKey, type AlgorithmName } from '../pki/algorithm
 import { MODES, keyUsagesFor, type CAName } from '../pki/catalog.js';
 import type { Certificate } from '../pki/certificate.js';
 import { issueCertificate, validityFrom } from '../pki/issue.js';
-import { KeyPair, publicKeyToPem, spkiDer, type KeyPool } from '../pki/keys.js';
+import { KeyPair, type KeyPool } from '../pki/keys.js';
+import { pem } from '../pki/pem.js';
 import { keySigner, withCertificate, type Signer } from '../pki/signer.js';
 import type { Material } from './decide.js';
 import type { PlanItem } from './plan.js';
@@ -31,7 +32,8 @@ export interface MakeContext {
 /** The key an item gets: the one decide kept (renew --keep-key, sa.pub), or a new one. */
 async function keyFor(item: PlanItem, ctx: MakeContext): Promise<KeyPair> {
   const kept = ctx.materials.get(item.id)?.key;
-  if (kept) return new KeyPair(kept.algorithm, { privateKey: kept.key });
+  // Kept as it is on disk (its PEM, byte for byte): a certificate needs only its public key.
+  if (kept) return new KeyPair(kept.algorithm, { privateKeyPem: kept.pem, spki: kept.spki });
   return ctx.pool.take(item.keyAlgorithm as AlgorithmName);
 }
 
@@ -67,7 +69,7 @@ export async function make(item: PlanItem, ctx: MakeContext): Promise<Made> {
         // The same key, a new certificate (ca renew): signed by itself, through whichever signer holds the key.
         const held = ctx.materials.get(item.id)!;
         const signer = held.token?.key ? held.token.token.signer(held.token.key) : keySigner(held.key!.key, held.key!.algorithm);
-        const spki = held.token?.key ? held.token.key.spki : spkiDer(held.key!.key);
+        const spki = held.token?.key ? held.token.key.spki : held.key!.spki;
         const certificate = await issueCertificate({
           subject: item.subject!, sans: item.sans!, profile: item.profile!, publicKey: spki, publicKeyAlgorithm: signer.algorithm,
           ...validityFrom(ctx.now, item.validity!), selfSigner: signer,
@@ -93,7 +95,7 @@ export async function make(item: PlanItem, ctx: MakeContext): Promise<Made> {
     }
     case 'key-pair': {
       const kept = ctx.materials.get(item.id)?.key;
-      if (kept) return { files: [file(target.pub, publicKeyToPem(kept.key), 'pub', item)] };
+      if (kept) return { files: [file(target.pub, pem('PUBLIC KEY', kept.spki), 'pub', item)] };
       const key = await ctx.pool.take(target.keyAlgorithm);
       return { files: [file(target.key, key.privateKeyPem, 'key', item), file(target.pub, key.publicKeyPem, 'pub', item)] };
     }

@@ -10,12 +10,11 @@ import { lstatSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describeSystemError } from '../errors.js';
 import { parseKubeconfig, type ParsedKubeconfig } from '../kubeconfig/kubeconfig.js';
-import type { Algorithm } from '../pki/algorithms.js';
 import { MODES, certPath, certificatesFor, keyPath, type CAName } from '../pki/catalog.js';
 import type { ClusterSpec } from '../config/spec.js';
 import { Certificate } from '../pki/certificate.js';
 import type { CertificateRole } from '../pki/pem.js';
-import { parsePrivateKeyPem, parsePublicKeyPem } from '../pki/keys.js';
+import { parsePublicKeyPem, readPrivateKeyPem, type ReadPrivateKey } from '../pki/keys.js';
 import { type CertificateFacts } from '../pki/certificate.js';
 import { certificateBlocks } from '../pki/pem.js';
 import type { KeyObject } from 'node:crypto';
@@ -45,11 +44,7 @@ export interface ReadCertificate {
   /** A CA file: the certificates after the first (its issuers, up to a root), in file order. */
   chain: Certificate[];
 }
-export interface ReadKey {
-  key: KeyObject;
-  algorithm: Algorithm;
-  pem: string;
-}
+export type ReadKey = ReadPrivateKey;
 /** A CA key's token: opened (to sign with, or to create the key in) and the key found there; what the run keeps, never the plan. */
 export interface TokenObservation {
   token?: import('../pki/pkcs11.js').Token;
@@ -190,10 +185,17 @@ export class Observer {
     return this.parse(role, root, rel, (data) => this.readCertificate(data, role));
   }
 
-  privateKey(root: string, rel: string): Read<ReadKey> {
+  /**
+   * A private key file, read for a use (keys.ts readPrivateKeyPem): 'sign' (the
+   * default) parses it with OpenSSL; 'match', for a key only checked against its
+   * certificate, reads its public half alone when it can.
+   */
+  privateKey(root: string, rel: string, use: 'sign' | 'match' = 'sign'): Read<ReadKey> {
     const st = this.file(root, rel);
     if (st.state === 'file' && st.mode & 0o077 & ~MODES.key) return { state: 'refused', trouble: { code: 'too-open', mode: st.mode } };
-    return this.parse('key', root, rel, (data) => ({ ...parsePrivateKeyPem(data), pem: data.toString() }));
+    const parsed = this.reads.get(`key:${root}:${rel}`) as Read<ReadKey> | undefined;
+    if (use === 'match' && parsed) return parsed;
+    return this.parse(use === 'sign' ? 'key' : 'key-match', root, rel, (data) => readPrivateKeyPem(data, use));
   }
 
   publicKey(root: string, rel: string): Read<KeyObject> {
@@ -208,7 +210,8 @@ export class Observer {
       const parsed = parseKubeconfig(text);
       const out: ReadKubeconfig = { text, parsed };
       if (parsed.certPem !== undefined) out.client = attempt(() => this.readCertificate(parsed.certPem!));
-      if (parsed.keyPem !== undefined) out.clientKey = attempt(() => ({ ...parsePrivateKeyPem(parsed.keyPem!), pem: parsed.keyPem! }));
+      // A kubeconfig's key signs nothing: kept (renew --keep-key), only its public half is used.
+      if (parsed.keyPem !== undefined) out.clientKey = attempt(() => readPrivateKeyPem(parsed.keyPem!, 'match'));
       if (parsed.caPem !== undefined) out.cas = attempt(() => Certificate.allFromPem(parsed.caPem!, 'bundle'));
       return out;
     });
@@ -255,7 +258,7 @@ function attempt<T>(read: () => T): Read<T> {
 }
 
 /** The ways a file is read (certificate files by their role). */
-const READS = ['single', 'bundle', 'key', 'pub', 'kubeconfig'] as const;
+const READS = ['single', 'bundle', 'key', 'key-match', 'pub', 'kubeconfig'] as const;
 
 /** Read a regular file, refusing anything else (the one rule for every file kubepki reads). */
 export function readRegular(file: string, source: FileSource = DISK): FileState {

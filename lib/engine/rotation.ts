@@ -30,7 +30,7 @@ import {
 } from '../pki/catalog.js';
 import type { Certificate } from '../pki/certificate.js';
 import { pem, pemBlocks } from '../pki/pem.js';
-import { parsePublicKeyPem, publicKeyToPem, spkiDer } from '../pki/keys.js';
+import { parsePublicKeyPem, spkiDer } from '../pki/keys.js';
 import { certTarget, kubeconfigTarget, nodeSpec, nodeTrustTargets, trustTargets } from './desired.js';
 import type { Observer, Read, ReadKey } from './observe.js';
 import { troubleText } from './observe.js';
@@ -85,7 +85,7 @@ export function rotationPaths(name: RotatableName): string[] {
   return [...own, ...[r.old, r.new].flatMap((s) => (s.cert ? [s.cert, s.key] : [s.key]))];
 }
 
-const matches = (key: ReadKey, spki: Buffer) => spkiDer(key.key).equals(spki);
+const matches = (key: ReadKey, spki: Buffer) => key.spki.equals(spki);
 
 /**
  * Which phase a CA is in, from its files alone, or what is wrong with them
@@ -94,7 +94,8 @@ const matches = (key: ReadKey, spki: Buffer) => spkiDer(key.key).equals(spki);
 export function observeRotation(o: Observer, name: RotatableName, where: (rel: string) => string, full: (rel: string) => string): RotationState | { problem: string } {
   const files = rotationFiles(name);
   const hand = 'was the layout changed by hand? restore it from the backups (kubepki-backups), then run "kubepki ca rotate status"';
-  const readKey = (rel: string): Read<ReadKey> => o.privateKey('certs', rel);
+  // Keys are compared here, never signed with (the CA that signs is read again, for signing, as the run's CA).
+  const readKey = (rel: string): Read<ReadKey> => o.privateKey('certs', rel, 'match');
   const refused = (r: Read<unknown>, rel: string) => (r.state === 'refused' ? troubleText(where(rel), r.trouble, full(rel)) : undefined);
   const sides = { old: files.old, new: files.new };
   const present = Object.values(sides).flatMap((s) => (s.cert ? [s.cert, s.key] : [s.key])).filter((rel) => o.file('certs', rel).state !== 'missing');
@@ -126,7 +127,7 @@ export function observeRotation(o: Observer, name: RotatableName, where: (rel: s
       if (k.state === 'missing') return { problem: `${where(sides[side].key)} is missing while ${where(present[0]!)} is here: the rotation of sa is half there; ${hand}` };
       held[side] = { key: k.value };
     }
-    const [a, n] = [spkiDer(held.old!.key.key), spkiDer(held.new!.key.key)];
+    const [a, n] = [held.old!.key.spki, held.new!.key.spki];
     const pubsAre = (x: Buffer, y: Buffer) => pubSpki.length === 2 && pubSpki[0]!.equals(x) && pubSpki[1]!.equals(y);
     if (matches(key.value, a) && pubsAre(a, n)) return { name, phase: 'started', signing, old: held.old!, new: held.new! };
     if (matches(key.value, n) && pubsAre(n, a)) return { name, phase: 'issued', signing, old: held.old!, new: held.new! };
@@ -329,7 +330,7 @@ export function nodeStepTargets(step: Step, state: RotationState, node: NodeSpec
 function saTargets(step: Step, state: RotationState, to: RotationPhase, ctx: StepContext): Target[] {
   const pair = KEY_PAIRS[0]!;
   const files = rotationFiles('sa');
-  const pubOf = (h: Held) => publicKeyToPem(h.key.key);
+  const pubOf = (h: Held) => pem('PUBLIC KEY', h.key.spki);
   const keyConsumers = pair.consumers.filter((c) => c.file === 'key');
   const pubConsumers = pair.consumers.filter((c) => c.file === 'pub');
   const targets: Target[] = [];
@@ -390,7 +391,7 @@ export function survey(o: Observer, spec: ClusterSpec, state: RotationState): Ho
   if (state.name === 'sa') {
     const pair = KEY_PAIRS[0]!;
     const which = (spki: Buffer): 'old' | 'new' | 'other' => (matches(a.key, spki) ? 'old' : n && matches(n.key, spki) ? 'new' : 'other');
-    out.push({ root: 'certs', file: pair.key, role: 'key', holds: [which(spkiDer(state.signing.key.key))] });
+    out.push({ root: 'certs', file: pair.key, role: 'key', holds: [which(state.signing.key.spki)] });
     const pub = o.file('certs', pair.pub);
     if (pub.state === 'file') out.push({ root: 'certs', file: pair.pub, role: 'trust', holds: pemBlocks(pub.data.toString(), 'PUBLIC KEY').map(which) });
     return out;

@@ -49,18 +49,21 @@ export function isAlgorithmName(text: string): text is AlgorithmName {
   return (ALGORITHM_NAMES as readonly string[]).includes(text);
 }
 
-/** The algorithm of an existing key, or undefined for one kubepki does not support. */
-export function algorithmOfKey(key: KeyObject): Algorithm | undefined {
-  const details = key.asymmetricKeyDetails;
-  if (key.asymmetricKeyType === 'rsa') {
-    const bits = details?.modulusLength;
+/** The algorithm of a key of this family and size or curve, or undefined for one kubepki does not support. */
+export function algorithmOf(k: { family: string; modulusLength?: number | undefined; curve?: string | undefined }): Algorithm | undefined {
+  if (k.family === 'rsa') {
+    const bits = k.modulusLength;
     return Object.values(ALGORITHMS).find((a) => a.family === 'rsa' && a.modulusLength === bits)
       ?? (bits !== undefined && bits >= 2048 ? { ...rsa('RSA-2048', bits), name: `RSA-${bits}` as AlgorithmName } : undefined);
   }
-  if (key.asymmetricKeyType === 'ec') {
-    return Object.values(ALGORITHMS).find((a) => a.curve?.openssl === details?.namedCurve);
-  }
+  if (k.family === 'ec') return Object.values(ALGORITHMS).find((a) => a.curve?.openssl === k.curve);
   return undefined;
+}
+
+/** The algorithm of an existing key, or undefined for one kubepki does not support. */
+export function algorithmOfKey(key: KeyObject): Algorithm | undefined {
+  const details = key.asymmetricKeyDetails;
+  return algorithmOf({ family: key.asymmetricKeyType ?? '', modulusLength: details?.modulusLength, curve: details?.namedCurve });
 }
 
 /** The digest a key of this algorithm signs with (Go's choice, so kubeadm's): SHA-384 for P-384, SHA-256 otherwise. */

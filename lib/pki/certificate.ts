@@ -6,7 +6,7 @@
  * load more than this. Reading every field of a certificate of unknown shape
  * is x509.ts's job.
  */
-import { createPublicKey, verify } from 'node:crypto';
+import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import ipaddr from 'ipaddr.js';
 import { altNames, type AltNames, type Subject } from './catalog.js';
 import { children, commonName, contents, DerError, readDirectoryString, readNode, readOid, readTime, whole, type Node } from './der.js';
@@ -184,13 +184,28 @@ export class Certificate {
    * X509_check_issued), and the issuer's key made the signature.
    */
   isSignedBy(issuer: Certificate): boolean {
+    // A plan asks this of the same pair more than once (is it the new CA's, or the old one's?): verified once.
+    let verdict = this.#verdicts?.get(issuer);
+    if (verdict === undefined) (this.#verdicts ??= new WeakMap()).set(issuer, (verdict = this.#verify(issuer)));
+    return verdict;
+  }
+
+  #verdicts?: WeakMap<Certificate, boolean>;
+  #publicKey?: KeyObject;
+
+  /** Its public key, made once (every certificate a CA signed is checked with it). */
+  get publicKey(): KeyObject {
+    return (this.#publicKey ??= createPublicKey({ key: this.spki, format: 'der', type: 'spki' }));
+  }
+
+  #verify(issuer: Certificate): boolean {
     if (!this.issuerDer.equals(issuer.subjectDer)) return false;
     if (this.authorityKeyId && issuer.keyId && !this.authorityKeyId.equals(issuer.keyId)) return false;
     try {
       const digest = DIGEST_OF_SIGNATURE[readOid(this.der, children(this.der, this.at.algorithm)[0]!)];
       if (!digest) return false;
       const signature = contents(this.der, this.at.value).subarray(1); // the BIT STRING's unused-bits octet first
-      return verify(digest, whole(this.der, this.at.tbs), createPublicKey({ key: issuer.spki, format: 'der', type: 'spki' }), signature);
+      return verify(digest, whole(this.der, this.at.tbs), issuer.publicKey, signature);
     } catch {
       return false;
     }

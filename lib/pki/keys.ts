@@ -4,7 +4,8 @@
  * PKCS#1 "RSA PRIVATE KEY", SEC1 "EC PRIVATE KEY", PKIX "PUBLIC KEY".
  */
 import { createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
-import { ALGORITHMS, algorithmOfKey, type Algorithm, type AlgorithmName } from './algorithms.js';
+import { ALGORITHMS, algorithmOf, algorithmOfKey, type Algorithm, type AlgorithmName } from './algorithms.js';
+import { publicHalfOf } from './key-der.js';
 import { pem } from './pem.js';
 
 /**
@@ -136,6 +137,38 @@ export function parsePrivateKeyPem(pem: string | Buffer): { key: KeyObject; algo
   const algorithm = algorithmOfKey(key);
   if (!algorithm) throw new KeyParseError(`holds a ${key.asymmetricKeyType} key; kubepki supports RSA (2048 bits or more) and ECDSA P-256/P-384 keys`);
   return { key, algorithm };
+}
+
+/** A private key read from a file: its PEM, its algorithm and public key; the KeyObject made when something signs with it. */
+export interface ReadPrivateKey {
+  pem: string;
+  algorithm: Algorithm;
+  /** DER SubjectPublicKeyInfo. */
+  spki: Buffer;
+  readonly key: KeyObject;
+}
+
+/**
+ * Read a PEM private key for a use: 'sign' parses it with OpenSSL now (a CA's
+ * key, a key kept for a new certificate); 'match' (a key only checked against
+ * its certificate, then replaced) reads its public half from the DER when it
+ * can (key-der.ts) and parses with OpenSSL only if something asks for `key`.
+ */
+export function readPrivateKeyPem(pem: string | Buffer, use: 'sign' | 'match'): ReadPrivateKey {
+  const text = pem.toString();
+  const half = use === 'match' ? publicHalfOf(text) : undefined;
+  const algorithm = half ? algorithmOf(half) : undefined;
+  if (half && algorithm) {
+    let key: KeyObject | undefined;
+    return {
+      pem: text, algorithm, spki: half.spki,
+      get key() {
+        return (key ??= parsePrivateKeyPem(text).key);
+      },
+    };
+  }
+  const parsed = parsePrivateKeyPem(text);
+  return { pem: text, algorithm: parsed.algorithm, spki: spkiDer(parsed.key), key: parsed.key };
 }
 
 export function parsePublicKeyPem(pem: string | Buffer): KeyObject {
