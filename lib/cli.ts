@@ -174,6 +174,18 @@ cli
         .example('$0 certs renew etcd-server etcd-peer --restart', 'Renew two and restart etcd'),
       (argv) => run(async () => (await import('./commands/renew.js')).runRenew(argv as never)),
     ).command(
+      'reconcile',
+      'Re-issue exactly what differs from the description (SANs, endpoint, key algorithm, validity, signer); what matches is never touched',
+      (yy) => specOptions(yy)
+        .option('include-cas', { type: 'boolean', describe: 'Also make anew a CA that differs (a new key; everything it signed re-issued at once, so not without downtime: see kubepki ca rotate)' })
+        .option('output', { alias: 'o', choices: ['text', 'json', 'yaml'] as const, default: 'text' as const, describe: 'With --dry-run: output format' })
+        .option('restart', { type: 'boolean', describe: 'Restart the components that read what changed (systemctl, or --restart-command)' })
+        .option('restart-command', { type: 'string', coerce: last, describe: 'Command run per component instead of systemctl; {component} is replaced', requiresArg: true })
+        .option('dry-run', { type: 'boolean', describe: 'Show each difference, file by file, and write nothing' })
+        .example('$0 certs reconcile --dry-run', 'What differs: "apiserver: SANs +DNS:lb.example.com -IP:10.0.0.9"')
+        .example('$0 certs reconcile --restart', 'Re-issue what differs, then restart what reads it'),
+      (argv) => run(async () => (await import('./commands/reconcile.js')).runReconcile(argv as never)),
+    ).command(
       'generate-csr',
       'Write a key and a CSR for every certificate and kubeconfig a CA managed elsewhere must sign (an offline root); then kubepki init',
       (yy) => specOptions(yy)
@@ -186,7 +198,7 @@ cli
         .option('csr', { type: 'string', array: true, demandOption: true, describe: 'A CSR file, or a folder of *.csr', requiresArg: true })
         .option('out-dir', { type: 'string', coerce: last, describe: 'Where certificates go [default: beside each CSR]', requiresArg: true }),
       (argv) => run(async () => (await import('./commands/sign.js')).runSign(argv as never)),
-    ).demandCommand(1, 'Name a certs command (check-expiration, renew, generate-csr, sign).'),
+    ).demandCommand(1, 'Name a certs command (check-expiration, renew, reconcile, generate-csr, sign).'),
   )
   .command(
     'ca <command>',

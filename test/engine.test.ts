@@ -378,7 +378,7 @@ test('an existing leaf with other SANs is a problem listing what it lacks and wh
   const { run, items } = await initPlan({ ...FULL, [C('apiserver.crt')]: pub(cert.pem) });
   t.false(items.some((i) => i.id === 'apiserver'));
   t.deepEqual(run.plan.problems, [
-    'apiserver.crt does not match the cluster description: SANs: lacks DNS:kubernetes.default; has DNS:old.example, IP:10.0.0.9 not in the description. To change it on purpose, move apiserver.crt and apiserver.key away and run again to have them re-created',
+    'apiserver.crt does not match the cluster description: SANs: lacks DNS:kubernetes.default; has DNS:old.example, IP:10.0.0.9 not in the description. To change it on purpose, run "kubepki certs reconcile" (it re-issues what differs, the old files kept in a backup), or move apiserver.crt and apiserver.key away and run again to have them re-created',
   ]);
 });
 
@@ -386,7 +386,7 @@ test('an existing leaf with another subject is a problem giving both', async (t)
   const cert = await leafOf('apiserver-kubelet-client', SPEC, { subject: { cn: 'kube-apiserver-kubelet-client', o: ['system:masters'] } });
   const { run } = await initPlan({ ...FULL, [C('apiserver-kubelet-client.crt')]: pub(cert.pem) });
   t.deepEqual(run.plan.problems, [
-    'apiserver-kubelet-client.crt does not match the cluster description: subject is O=system:masters, CN=kube-apiserver-kubelet-client, the description wants O=kubeadm:cluster-admins, CN=kube-apiserver-kubelet-client. To change it on purpose, move apiserver-kubelet-client.crt and apiserver-kubelet-client.key away and run again to have them re-created',
+    'apiserver-kubelet-client.crt does not match the cluster description: subject is O=system:masters, CN=kube-apiserver-kubelet-client, the description wants O=kubeadm:cluster-admins, CN=kube-apiserver-kubelet-client. To change it on purpose, run "kubepki certs reconcile" (it re-issues what differs, the old files kept in a backup), or move apiserver-kubelet-client.crt and apiserver-kubelet-client.key away and run again to have them re-created',
   ]);
 });
 
@@ -956,4 +956,59 @@ test('the targets of start: the incoming CA under its slot, the outgoing CA\'s o
   t.deepEqual(items.map((i) => `${i.id}:${i.action}`).sort(), [
     'admin.conf:renew', 'bootstrap-kubelet.conf:renew', 'ca-new:create', 'ca-old:create', 'ca/files:renew', 'controller-manager.conf:renew', 'kubelet.conf:renew', 'scheduler.conf:renew', 'super-admin.conf:renew',
   ].filter((x) => !x.startsWith('bootstrap')));
+});
+
+// ---------------------------------------------------------------- reconcile
+
+// The fixtures' certificates run from a day ago to a year from now (366 days): a description allowing that much matches them.
+const LONG = { certificateValidity: '8784h', caCertificateValidity: '87648h' };
+
+async function reconciled(input: ClusterInput, files: Files = FULL, o: { includeCAs?: boolean } = {}) {
+  const { reconcileTargets } = await import('../lib/engine/desired.js');
+  const spec = resolveSpec(input);
+  // The flag files as this description writes them (the controller-manager's signing duration is the validity).
+  files = { ...files };
+  for (const g of flagTargets(spec, () => new Set())) for (const f of g.files) files[F(f.rel)] = pub(f.data());
+  const run = new Run({ dirs: DIRS, now: NOW, source: memory(files), show: INIT_SHOW });
+  const externalCAs = () => new Set(CA_NAMES.filter((n) => run.ca(n)?.action === 'external'));
+  const items = await run.decide(reconcileTargets(spec, { includeCAs: o.includeCAs ?? false, externalCAs }));
+  return { run, items, changed: Object.fromEntries(items.filter((i) => i.writes.length).map((i) => [i.id, i.changes ?? i.action])) };
+}
+
+test('reconcile: a layout that matches the description changes nothing (every item kept or reused, no problem)', async (t) => {
+  const { run, items, changed } = await reconciled({ ...INPUT, ...LONG });
+  t.deepEqual(run.plan.problems, []);
+  t.deepEqual(changed, {});
+  t.true(items.length > 20);
+});
+
+test('reconcile: only what differs is re-issued, each with its differences in words', async (t) => {
+  const { run, changed } = await reconciled({ ...INPUT, ...LONG, apiServerCertSANs: ['lb.example.com'], controlPlaneEndpoint: 'lb.example.com:6443' });
+  t.deepEqual(run.plan.problems, []);
+  t.deepEqual(changed, {
+    apiserver: ['SANs +DNS:lb.example.com'],
+    'admin.conf': ['server https://192.168.10.11:6443 → https://lb.example.com:6443'],
+    'super-admin.conf': ['server https://192.168.10.11:6443 → https://lb.example.com:6443'],
+    'kubelet.conf': ['server https://192.168.10.11:6443 → https://lb.example.com:6443'],
+  });
+});
+
+test('reconcile: another key algorithm, a shorter validity and a leaf of another CA are differences; the CAs get a note, not a change', async (t) => {
+  const files = { ...FULL, [C('front-proxy-client.crt')]: pub((await leafOf('front-proxy-client', SPEC, { issuer: OTHER_CA })).pem) };
+  const { run, changed, items } = await reconciled({ ...INPUT, encryptionAlgorithm: 'RSA-2048', certificateValidity: '2160h', caCertificateValidity: LONG.caCertificateValidity }, files);
+  t.deepEqual(run.plan.problems, []);
+  t.deepEqual(changed.apiserver, ['key ECDSA-P256 → RSA-2048', 'validity 366d → 90d']);
+  t.deepEqual(changed['front-proxy-client'], ['signer: not signed by front-proxy-ca (front-proxy-ca.crt)', 'key ECDSA-P256 → RSA-2048', 'validity 366d → 90d']);
+  t.deepEqual(changed['scheduler.conf'], ['client certificate key ECDSA-P256 → RSA-2048', 'client certificate validity 366d → 90d']);
+  t.false('ca' in changed);
+  t.regex(items.find((i) => i.id === 'ca')!.notes.join('\n'), /^differs from the description \(key ECDSA-P256 → RSA-2048\); kept: a CA is changed by kubepki ca rotate/);
+});
+
+test('reconcile --include-cas: a CA that differs is made anew, and everything it signed and every kubeconfig that embeds it follow', async (t) => {
+  const { run, changed } = await reconciled({ ...INPUT, ...LONG, encryptionAlgorithm: 'RSA-2048' }, FULL, { includeCAs: true });
+  t.deepEqual(run.plan.problems, []);
+  t.deepEqual(changed.ca, ['key ECDSA-P256 → RSA-2048']);
+  t.deepEqual(changed.apiserver, ['signer: ca is made anew', 'key ECDSA-P256 → RSA-2048']);
+  t.deepEqual(changed['admin.conf'], ['CA: ca is made anew', 'client certificate signer: ca is made anew', 'client certificate key ECDSA-P256 → RSA-2048']);
+  t.is(run.ca('ca')?.replaced, true);
 });

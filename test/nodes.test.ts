@@ -304,7 +304,7 @@ test('after a node\'s addresses change, every file that no longer matches is an 
   for (const rel of ['cp-2/kubelet-server.crt', 'cp-2/apiserver.crt', 'cp-2/etcd/server.crt', 'cp-2/etcd/peer.crt']) {
     t.regex(run.stderr, new RegExp(`^  - ${rel} does not match the cluster description: SANs: lacks IP:192\\.168\\.10\\.13; has IP:192\\.168\\.10\\.12 not in the description`, 'm'), rel);
   }
-  t.regex(run.stderr, /^ {2}- w-1\/kubelet-server\.crt does not match the cluster description: SANs: lacks IP:10\.0\.0\.99; has IP:10\.0\.0\.21 not in the description\. To change it on purpose, move w-1\/kubelet-server\.crt and w-1\/kubelet-server\.key away/m);
+  t.regex(run.stderr, /^ {2}- w-1\/kubelet-server\.crt does not match the cluster description: SANs: lacks IP:10\.0\.0\.99; has IP:10\.0\.0\.21 not in the description\. To change it on purpose, run \"kubepki certs reconcile\" \(it re-issues what differs, the old files kept in a backup\), or move w-1\/kubelet-server\.crt and w-1\/kubelet-server\.key away/m);
   t.notRegex(run.stderr, /cp-1|w-2|w-3/, 'the nodes that match (or are new) are not blamed');
   t.is(run.stdout, '');
   t.deepEqual(snapshot(c.root), before, 'nothing written: w-3 neither');

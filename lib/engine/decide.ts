@@ -8,6 +8,10 @@
 import { PROFILES, consumerName, csrFiles, type AltNames, type CAName, type ExtKeyUsage, type Profile, type RotationPhase, type Subject } from '../pki/catalog.js';
 import type { Certificate } from '../pki/certificate.js';
 import { spkiDer } from '../pki/keys.js';
+import { algorithmOf, type AlgorithmName } from '../pki/algorithms.js';
+import { spkiShape } from '../pki/key-der.js';
+import { BACKDATE_MS } from '../pki/issue.js';
+import { formatDays } from '../durations.js';
 import { pemBlocks } from '../pki/pem.js';
 import type { Token, TokenKey } from '../pki/pkcs11.js';
 import type { Observer, Read, ReadCertificate, ReadKey, ReadKubeconfig, Trouble } from './observe.js';
@@ -36,6 +40,8 @@ export interface CAState {
   tokenKey?: { token: Token; key: TokenKey };
   /** The certificate's path, in messages. */
   certWhere: string;
+  /** reconcile --include-cas: the CA is made anew (a new key), so everything it signed is re-issued. */
+  replaced?: true;
 }
 
 export interface DecideContext {
@@ -252,6 +258,7 @@ function decideCA(t: CertTarget, item: PlanItem, have: { cert?: ReadCertificate;
   });
   if (have.cert && have.key) {
     ctx.cas.set(name, state('reuse'));
+    if (t.policy === 'reconcile') return reconcileCA(t, item, have.cert, rotation, ctx);
     if (t.policy === 'renew' && rotation) {
       return problem(`${cw} is being rotated (phase ${rotation.phase}): finish the rotation (kubepki ca rotate complete) or abort it before renewing ${t.name}`);
     }
@@ -273,6 +280,43 @@ function decideCA(t: CertTarget, item: PlanItem, have: { cert?: ReadCertificate;
   return { kind: 'item', item: { ...item, writes: [t.cert, t.key], key: ctx.full(t.root, t.key) } };
 }
 
+/**
+ * reconcile, for a CA kubepki holds the key of: kept when it matches the
+ * description; when not, kept with a note, or (--include-cas) made anew with a
+ * new key, everything it signed re-issued in the same run. Its subject is
+ * never changed, and a CA under rotation is the rotation's.
+ */
+function reconcileCA(t: CertTarget, item: PlanItem, have: ReadCertificate, rotation: { phase: string } | undefined, ctx: DecideContext): Decision {
+  const cw = ctx.where(t.root, t.cert);
+  const name = t.slot ?? t.name;
+  const kept: Decision = { kind: 'item', item: { ...item, action: 'reuse', uses: [t.cert, t.key], subject: have.facts.subject, key: ctx.full(t.root, t.key) } };
+  if (rotation) return problem(`${cw} is being rotated (phase ${rotation.phase}): finish the rotation (kubepki ca rotate complete) or abort it, then reconcile`);
+  if (!sameSubject(have.facts.subject, t.subject!)) {
+    return problem(`${cw} is ${fmtSubject(have.facts.subject)}, the description wants ${fmtSubject(t.subject!)}: reconcile never changes a CA's subject (everything that trusts it would have to change at once); keep this CA, or start a new PKI elsewhere with kubepki init`);
+  }
+  // An intermediate under an offline root is its root's to change.
+  if (have.chain.length) return kept;
+  const changes = leafChanges(have, { subject: t.subject!, sans: t.sans ?? { dns: [], ips: [] }, profile: t.profile, keyAlgorithm: t.keyAlgorithm, validity: t.validity }, { certificate: have.certificate, name, where: cw });
+  if (!changes.length) return kept;
+  if (!t.includeCA) {
+    (kept as { item: PlanItem }).item.notes.push(`differs from the description (${changes.join('; ')}); kept: a CA is changed by kubepki ca rotate (without downtime), or here with --include-cas (a new CA, everything it signed re-issued at once)`);
+    return kept;
+  }
+  ctx.cas.set(name, { ...ctx.cas.get(name)!, replaced: true });
+  return { kind: 'item', item: { ...item, action: 'renew', writes: [t.cert, t.key], changes, notAfter: have.facts.notAfter.toISOString(), key: ctx.full(t.root, t.key) } };
+}
+
+/**
+ * reconcile, for a leaf whose pair is here and whose CA signs here: kept, byte
+ * for byte, when it matches the description and its CA; otherwise re-issued
+ * as the description says (a new key). Everything else is decided as init.
+ */
+function reconcileLeaf(t: CertTarget, item: PlanItem, have: { cert: ReadCertificate; key: ReadKey }, ca: CAState, ctx: DecideContext): Decision {
+  const changes = leafChanges(have.cert, { subject: t.subject!, sans: t.sans!, profile: t.profile, keyAlgorithm: t.keyAlgorithm, validity: t.validity }, { certificate: ca.certificate!, name: t.ca!, where: ca.certWhere, ...(ca.replaced ? { replaced: true } : {}) });
+  if (!changes.length) return { kind: 'item', item: { ...item, action: 'keep', uses: [t.cert, t.key] } };
+  return expiredCA(t.name, t.ca!, ca, ctx) ?? { kind: 'item', item: { ...item, action: 'renew', writes: [t.cert, t.key], changes } };
+}
+
 function decideLeaf(t: CertTarget, item: PlanItem, have: { cert?: ReadCertificate; key?: ReadKey }, ctx: DecideContext, o: Observer): Decision {
   const cw = ctx.where(t.root, t.cert);
   const kw = ctx.where(t.root, t.key);
@@ -286,6 +330,10 @@ function decideLeaf(t: CertTarget, item: PlanItem, have: { cert?: ReadCertificat
   if (!ca) return { kind: 'skip', message: '' }; // its CA has a problem, reported already
   if (ca.action === 'unusable') return problem(`${t.name}: ${ca.problem}`);
 
+  if (t.policy === 'reconcile' && have.cert && have.key && ca.certificate && (ca.action === 'reuse' || ca.action === 'create')) {
+    if (ca.rotation) return { kind: 'skip', message: '' }; // the CA's problem says it
+    return reconcileLeaf(t, item, { cert: have.cert, key: have.key }, ca, ctx);
+  }
   const csrRel = csrFiles(t.cert.replace(/\.crt$/, '')).csr;
   if (have.cert && have.key) {
     if (!ca.certificate) {
@@ -391,9 +439,43 @@ export function leafProblem(o: {
   if (want !== have) diffs.push(`extended key usages are ${have || '(none)'}, the description wants ${want || '(none)'}`);
   if (o.have.facts.isCA) diffs.push('it is a CA certificate, the description wants a leaf');
   if (diffs.length) {
-    return `${o.cw} does not match the cluster description: ${diffs.join('; ')}. ${again ? `${again.charAt(0).toUpperCase()}${again.slice(1)}` : `To change it on purpose, move ${o.cw} and ${o.kw} away and run again to have them re-created`}`;
+    return `${o.cw} does not match the cluster description: ${diffs.join('; ')}. ${again ? `${again.charAt(0).toUpperCase()}${again.slice(1)}` : `To change it on purpose, run "kubepki certs reconcile" (it re-issues what differs, the old files kept in a backup), or move ${o.cw} and ${o.kw} away and run again to have them re-created`}`;
   }
   return undefined;
+}
+
+/** The catalog's name of the key algorithm of a certificate's public key ("RSA-2048", "ECDSA-P256"), or "an unknown key". */
+export function keyAlgorithmOf(spki: Buffer): string {
+  const shape = spkiShape(spki);
+  return (shape && algorithmOf(shape)?.name) ?? 'an unknown key';
+}
+
+/**
+ * reconcile: how an existing certificate differs from what the description
+ * asks for, one entry per difference, in the words of a dry run
+ * ("SANs +DNS:lb.example.com -IP:10.0.0.9", "key RSA-2048 → ECDSA-P256").
+ * Time is renew's business: an expired certificate that matches has no
+ * difference, and one valid for less than the description allows neither;
+ * only a validity longer than it allows is one.
+ */
+export function leafChanges(have: ReadCertificate, want: { subject: Subject; sans: AltNames; profile: Profile; keyAlgorithm: AlgorithmName; validity: number }, ca: { certificate: Certificate; name: string; where: string; replaced?: boolean }): string[] {
+  const out: string[] = [];
+  if (ca.replaced) out.push(`signer: ${ca.name} is made anew`);
+  else if (!have.certificate.isSignedBy(ca.certificate)) out.push(`signer: not signed by ${ca.name} (${ca.where})`);
+  if (!sameSubject(have.facts.subject, want.subject)) out.push(`subject ${fmtSubject(have.facts.subject)} → ${fmtSubject(want.subject)}`);
+  const w = fmtSANs(want.sans);
+  const h = fmtSANs(have.facts.sans);
+  const sans = [...w.filter((x) => !h.includes(x)).map((x) => `+${x}`), ...h.filter((x) => !w.includes(x)).map((x) => `-${x}`)];
+  if (sans.length) out.push(`SANs ${sans.join(' ')}`);
+  const usages = (p: readonly string[]) => [...p].sort().join(',') || '(none)';
+  if (usages(have.facts.extKeyUsage) !== usages(want.profile.extKeyUsage)) out.push(`usages ${usages(have.facts.extKeyUsage)} → ${usages(want.profile.extKeyUsage)}`);
+  if (have.facts.isCA !== want.profile.isCA) out.push(want.profile.isCA ? 'not a CA certificate' : 'a CA certificate where a leaf should be');
+  const key = keyAlgorithmOf(have.facts.spki);
+  if (key !== want.keyAlgorithm) out.push(`key ${key} → ${want.keyAlgorithm}`);
+  const lifetime = have.facts.notAfter.getTime() - have.facts.notBefore.getTime();
+  // kubepki backdates by five minutes; a minute more for clocks and rounding.
+  if (lifetime > want.validity + BACKDATE_MS + 60_000) out.push(`validity ${lifetime >= 86_400_000 ? `${Math.round(lifetime / 86_400_000)}d` : formatDays(lifetime)} → ${formatDays(want.validity)}`);
+  return out;
 }
 
 // ------------------------------------------------------------------ the service-account key pair
@@ -500,6 +582,11 @@ function decideKubeconfig(t: KubeconfigTarget, o: Observer, ctx: DecideContext):
     return { kind: 'item', item: { ...item, writes: [t.file] } };
   }
 
+  if (t.policy === 'reconcile' && read.state === 'present' && ca.certificate && (ca.action === 'reuse' || ca.action === 'create')) {
+    if (ca.rotation) return { kind: 'skip', message: '' }; // the CA's problem says it
+    return reconcileKubeconfig(t, item, read.value, ca, where);
+  }
+
   // init
   if (read.state === 'missing') {
     if (ca.action === 'external') return decideSignedElsewhere(t, item, where, ca, o, ctx);
@@ -516,6 +603,42 @@ function decideKubeconfig(t: KubeconfigTarget, o: Observer, ctx: DecideContext):
   const server = read.value.parsed.server;
   if (server !== t.server) item.notes.push(`its server is ${server ?? '(none)'}, the description gives ${t.server}`);
   return { kind: 'item', item: { ...item, action: 'keep', uses: [t.file] } };
+}
+
+/**
+ * reconcile, for a kubeconfig that is here: its server, its embedded CA and
+ * its client certificate (identity, key, validity, signer) against the
+ * description. Only what differs changes: the server and CA in the file as it
+ * is (everything else in it kept), the client certificate re-issued when it
+ * differs. A kubelet's kubeconfig that points at the certificate the kubelet
+ * rotates keeps pointing there.
+ */
+function reconcileKubeconfig(t: KubeconfigTarget, item: PlanItem, kc: ReadKubeconfig, ca: CAState, where: string): Decision {
+  const changes: string[] = [];
+  if (kc.cas?.state === 'refused') return problem(`${where}: its certificate-authority-data ${readDetail(kc.cas)}; move it away to have it written anew`);
+  const cas = kc.cas?.state === 'present' ? kc.cas.value : [];
+  if (ca.replaced) changes.push(`CA: ${t.signer} is made anew`);
+  else if (!cas.some((c) => c.der.equals(ca.certificate!.der))) changes.push(`CA: not this cluster's ${t.signer}`);
+  if (kc.parsed.server !== t.server) changes.push(`server ${kc.parsed.server ?? '(none)'} → ${t.server}`);
+  const material = { kubeconfigText: kc.text, ...(kc.parsed.document ? { kubeconfigDocument: kc.parsed.document } : {}) };
+  const keep: Decision = { kind: 'item', item: { ...item, action: 'keep', uses: [t.file] } };
+  const trust: Decision = { kind: 'item', item: { ...item, action: 'renew', writes: [t.file], changes }, material: { ...material, trustOnly: true } };
+  if (!kc.client) {
+    if (!(kc.parsed.certFile && t.allowCertificateFile)) return problem(`${where} has no client certificate for its current user; move it away to have it written anew`);
+    const d = (changes.length ? trust : keep) as Decision & { kind: 'item' };
+    d.item.notes.push(`its client certificate is the file ${kc.parsed.certFile} (rotated by the kubelet); not compared`);
+    return d;
+  }
+  if (kc.client.state !== 'present') return problem(`${where}: the embedded client certificate ${readDetail(kc.client)}; move the file away to have it written anew`);
+  if (kc.clientKey?.state !== 'present') return problem(`${where}: the embedded client key ${kc.clientKey ? readDetail(kc.clientKey) : 'is missing'}; move the file away to have it written anew`);
+  if (!kc.clientKey.value.spki.equals(kc.client.value.facts.spki)) return problem(`${where}: its client key does not match its client certificate; move the file away to have it written anew`);
+  const client = leafChanges(kc.client.value, {
+    subject: t.subject, sans: { dns: [], ips: [] }, profile: PROFILES.client, keyAlgorithm: t.keyAlgorithm,
+    validity: t.credentials.kind === 'client-certificate' ? t.credentials.validity : Infinity,
+  }, { certificate: ca.certificate!, name: t.signer, where: ca.certWhere, ...(ca.replaced ? { replaced: true } : {}) });
+  if (!changes.length && !client.length) return keep;
+  if (!client.length) return trust;
+  return { kind: 'item', item: { ...item, action: 'renew', writes: [t.file], changes: [...changes, ...client.map((c) => `client certificate ${c}`)] }, material };
 }
 
 /**

@@ -110,20 +110,43 @@ export function clusterTargets(spec: ClusterSpec, o: { kubeconfigs: boolean; fla
   return targets;
 }
 
-/** One node's bundle under the bundles root: its own certificates and kubeconfigs, and its CAs' certificates. */
-export function bundleTargets(cluster: ClusterSpec, node: NodeSpec, caPem: (name: CAName) => string): Target[] {
+/**
+ * One node's bundle under the bundles root: its own certificates and
+ * kubeconfigs, and its CAs' certificates. reconcile: what differs from the
+ * description is re-issued, and the CA copies follow the CAs.
+ */
+export function bundleTargets(cluster: ClusterSpec, node: NodeSpec, caPem: (name: CAName) => string, policy: 'init' | 'reconcile' = 'init'): Target[] {
   const spec = nodeSpec(cluster, node);
   const { certificates, kubeconfigs, cas } = bundleEntries(cluster, node.role);
   const copies: GeneratedTarget[] = cas.map((name) => ({
-    kind: 'generated', shownAs: 'generated', id: `${node.name}/${name}.crt`, name: `${name} certificate`, root: 'nodes', policy: 'generated',
-    files: [{ rel: `${node.name}/${certPath(caEntry(name))}`, role: 'cert', data: () => caPem(name) }], consumers: [],
+    kind: 'generated', shownAs: 'generated', id: `${node.name}/${name}.crt`, name: `${name} certificate`, root: 'nodes', policy: policy === 'init' ? 'generated' : 'replace',
+    files: [{ rel: `${node.name}/${certPath(caEntry(name))}`, role: 'cert', data: () => caPem(name) }], consumers: [], ...(policy === 'init' ? {} : { settled: true }),
   }));
   return [
     ...copies,
-    ...certificates.map((e) => certTarget(e, spec, { policy: 'init', root: 'nodes', prefix: node.name })),
+    ...certificates.map((e) => certTarget(e, spec, { policy, root: 'nodes', prefix: node.name })),
     // The kubelet's server is the cluster's endpoint, not the node's own address.
-    ...kubeconfigs.map((k) => kubeconfigTarget(k, spec, { policy: 'init', root: 'nodes', prefix: node.name, server: serverURL(cluster, 'endpoint') })),
+    ...kubeconfigs.map((k) => kubeconfigTarget(k, spec, { policy, root: 'nodes', prefix: node.name, server: serverURL(cluster, 'endpoint') })),
   ];
+}
+
+/**
+ * What reconcile compares with the description on this node: every
+ * certificate (the CAs kept unless includeCAs), the key pairs (kept: the
+ * service-account key is rotation's), every kubeconfig, and each flag file on
+ * its own (one that differs is replaced, one that is missing is written).
+ */
+export function reconcileTargets(spec: ClusterSpec, o: { includeCAs: boolean; externalCAs: () => ReadonlySet<CAName> }): Target[] {
+  const targets = clusterTargets(spec, { kubeconfigs: true, flags: false, externalCAs: o.externalCAs });
+  const out: Target[] = targets.map((t) => {
+    if (t.kind === 'certificate') return { ...t, policy: 'reconcile' as const, ...(t.isCA && o.includeCAs ? { includeCA: true } : {}) };
+    if (t.kind === 'kubeconfig') return { ...t, policy: 'reconcile' as const };
+    return t;
+  });
+  for (const g of flagTargets(spec, o.externalCAs)) {
+    for (const f of g.files) out.push({ ...g, id: `${g.id}/${f.rel}`, policy: 'replace', settled: true, files: [f] });
+  }
+  return out;
 }
 
 /** Every renewable certificate of this cluster: the leaves, and the kubeconfigs' embedded client certificates. */

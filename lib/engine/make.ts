@@ -65,9 +65,10 @@ export async function make(item: PlanItem, ctx: MakeContext): Promise<Made> {
   switch (target.kind) {
     case 'certificate': {
       const inToken = ctx.materials.get(item.id)?.token;
-      if (target.isCA && item.action === 'renew') {
+      const held = ctx.materials.get(item.id);
+      if (target.isCA && item.action === 'renew' && held) {
         // The same key, a new certificate (ca renew): signed by itself, through whichever signer holds the key.
-        const held = ctx.materials.get(item.id)!;
+        // (A CA renewed without its key kept is made anew, below: reconcile --include-cas.)
         const signer = held.token?.key ? held.token.token.signer(held.token.key) : keySigner(held.key!.key, held.key!.algorithm);
         const spki = held.token?.key ? held.token.key.spki : held.key!.spki;
         const certificate = await issueCertificate({
@@ -108,7 +109,9 @@ export async function make(item: PlanItem, ctx: MakeContext): Promise<Made> {
       }
       const caPem = target.trustPem?.() ?? ctx.caBundle(target.caSlot ?? target.signer);
       const kept = ctx.materials.get(item.id);
-      if (kept?.trustOnly) return { files: [file(target.file, replaceClientCredentials(kept.kubeconfigDocument ?? kept.kubeconfigText!, { caPem }), 'kubeconfig', item)] };
+      // reconcile: the description's server too.
+      const server = target.policy === 'reconcile' ? { server: target.server } : {};
+      if (kept?.trustOnly) return { files: [file(target.file, replaceClientCredentials(kept.kubeconfigDocument ?? kept.kubeconfigText!, { caPem, ...server }), 'kubeconfig', item)] };
       const elsewhere = ctx.materials.get(item.id)?.signedElsewhere;
       if (elsewhere) {
         // Signed by the CA managed elsewhere (certs generate-csr): the kubeconfig is written around that certificate and key.
@@ -119,7 +122,7 @@ export async function make(item: PlanItem, ctx: MakeContext): Promise<Made> {
       const certificate = await certificateFor(item, ctx, key, undefined, target.caSlot);
       const text = kept?.kubeconfigDocument ?? kept?.kubeconfigText;
       const data = item.action === 'renew' && text !== undefined
-        ? replaceClientCredentials(text, { certPem: certificate.pem, keyPem: key.privateKeyPem, caPem })
+        ? replaceClientCredentials(text, { certPem: certificate.pem, keyPem: key.privateKeyPem, caPem, ...server })
         : buildKubeconfig({ clusterName: target.clusterName, server: target.server, caPem, user: item.subject!.cn, credentials: { certPem: certificate.pem, keyPem: key.privateKeyPem } });
       return { files: [file(target.file, data, 'kubeconfig', item)], certificate };
     }

@@ -39,6 +39,8 @@ export interface PlanItem {
   keyAlgorithm?: AlgorithmName;
   /** Where a CA's key is: a file (path), or elsewhere. */
   key?: string;
+  /** reconcile: how what is there differs from the description ("SANs +DNS:lb.example.com -IP:10.0.0.9"). */
+  changes?: string[];
 }
 
 export interface Plan {

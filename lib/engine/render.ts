@@ -41,6 +41,7 @@ export function planData(plan: Plan, header: PlanHeader) {
       ...(i.kind === 'ca' && i.key ? { key: i.key } : {}),
       consumers: i.consumers,
       ...(i.notes.length ? { notes: i.notes } : {}),
+      ...(i.changes?.length ? { changes: i.changes } : {}),
     })),
     problems: plan.problems,
   };

@@ -17,10 +17,11 @@ import type { RunRoot } from './plan.js';
  * - init: create what is missing, reuse a CA with its key, keep what matches, refuse what does not;
  * - require: it must be there and usable (a CA to sign with); nothing is written;
  * - renew: replace what is there (backing it up); what is missing is skipped, or refused when named;
+ * - reconcile: as init, but what differs from the description is re-issued (backed up) instead of refused;
  * - generated: write when missing, keep when identical, refuse when different;
  * - new: write when missing, refuse when anything is there (never overwrite).
  */
-export type Policy = 'init' | 'require' | 'renew' | 'generated' | 'new';
+export type Policy = 'init' | 'require' | 'renew' | 'reconcile' | 'generated' | 'new';
 
 interface TargetBase {
   /** Unique in a plan: the catalog name, prefixed for node bundles ("w-1/kubelet-server"). */
@@ -35,7 +36,7 @@ interface TargetBase {
 
 export interface CertTarget extends TargetBase {
   kind: 'certificate';
-  policy: 'init' | 'require' | 'renew';
+  policy: 'init' | 'require' | 'renew' | 'reconcile';
   isCA: boolean;
   /** Paths under the root. */
   cert: string;
@@ -50,6 +51,8 @@ export interface CertTarget extends TargetBase {
   keyAlgorithm: AlgorithmName;
   /** renew: keep the existing key. */
   keepKey?: boolean;
+  /** reconcile --include-cas: a CA that differs from the description is made anew. */
+  includeCA?: boolean;
   /** renew --csr-only: an external CA will sign; its key need not be here. */
   csrOnly?: boolean;
   /** A CA whose key lives in a PKCS#11 token (certificates.caKeys): no key file. */
@@ -80,7 +83,7 @@ export interface KeyPairTarget extends TargetBase {
 export interface KubeconfigTarget extends TargetBase {
   kind: 'kubeconfig';
   /** trust: only its embedded CA certificates change (a CA renewed, a rotation's trust), its client certificate stays. */
-  policy: 'init' | 'renew' | 'new' | 'trust';
+  policy: 'init' | 'renew' | 'reconcile' | 'new' | 'trust';
   file: string;
   /** The CA it embeds and that signs its client certificate. */
   signer: CAName;

@@ -105,10 +105,11 @@ export function parseKubeconfig(text: string): ParsedKubeconfig {
 
 /**
  * A kubeconfig with its current user's client certificate and key replaced
- * and its cluster's CA re-embedded (as kubeadm's renewal does); everything
- * else in the file stays as it was.
+ * and its cluster's CA re-embedded (as kubeadm's renewal does), and its
+ * server when one is given (reconcile); everything else in the file stays as
+ * it was.
  */
-export function replaceClientCredentials(source: string | Document, c: { certPem?: string; keyPem?: string; caPem: string }): string {
+export function replaceClientCredentials(source: string | Document, c: { certPem?: string; keyPem?: string; caPem: string; server?: string }): string {
   // A document already read (the observer's) is edited in a copy; a text is parsed.
   const doc = typeof source === 'string' ? parseDocument(source) : source.clone();
   const context = (doc.get('contexts') as { items: unknown[] } | undefined)?.items
@@ -121,6 +122,8 @@ export function replaceClientCredentials(source: string | Document, c: { certPem
   if (c.certPem !== undefined) user.setIn(['user', 'client-certificate-data'], b64(c.certPem));
   if (c.keyPem !== undefined) user.setIn(['user', 'client-key-data'], b64(c.keyPem));
   const clusters = doc.get('clusters') as { items: { get(k: string): unknown; setIn(k: string[], v: unknown): void }[] };
-  clusters.items.find((x) => x.get('name') === context?.context.cluster)?.setIn(['cluster', 'certificate-authority-data'], b64(c.caPem));
+  const cluster = clusters.items.find((x) => x.get('name') === context?.context.cluster);
+  cluster?.setIn(['cluster', 'certificate-authority-data'], b64(c.caPem));
+  if (c.server !== undefined) cluster?.setIn(['cluster', 'server'], c.server);
   return doc.toString();
 }

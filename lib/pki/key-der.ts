@@ -137,3 +137,28 @@ export function publicHalfOf(text: string): PublicHalf | undefined {
     throw e;
   }
 }
+
+/** The family and size (or curve) of the key in a DER SubjectPublicKeyInfo, or undefined for one kubepki does not know. */
+export function spkiShape(spki: Buffer): Omit<PublicHalf, 'spki'> | undefined {
+  try {
+    const [algorithm, key] = top(spki);
+    if (algorithm?.tag !== 0x30 || key?.tag !== 0x03) return undefined;
+    const [id, params] = kids(spki, algorithm);
+    if (id?.tag !== 0x06) return undefined;
+    const which = readOid(spki, id);
+    if (which === OID.ecPublicKey && params?.tag === 0x06) {
+      const curve = CURVES[readOid(spki, params)];
+      return curve ? { family: 'ec', curve: curve.name } : undefined;
+    }
+    if (which !== OID.rsaEncryption) return undefined;
+    const bits = contents(spki, key).subarray(1);
+    const [n] = top(bits);
+    if (!positiveInteger(bits, n)) return undefined;
+    const modulus = contents(bits, n);
+    const bytes = modulus[0] === 0 ? modulus.subarray(1) : modulus;
+    return { family: 'rsa', modulusLength: bytes.length * 8 - Math.clz32(bytes[0]!) + 24 };
+  } catch (e) {
+    if (e instanceof DerError) return undefined;
+    throw e;
+  }
+}
