@@ -160,10 +160,11 @@ cli
         .example('$0 certs check-expiration -o prometheus > /var/lib/node_exporter/kubepki.prom.$$ && mv ...', 'For node-exporter'),
       (argv) => run(async () => (await import('./commands/check-expiration.js')).runCheckExpiration(argv as never)),
     ).command(
-      'renew <names..>',
+      'renew [names..]',
       'Renew certificates (catalog names, kubeconfig files, or all): same subject, SANs and usages, same CA, new key',
       (yy) => specOptions(yy)
-        .positional('names', { type: 'string', array: true, describe: `${renewableNames().join(', ')}, or all` })
+        .positional('names', { type: 'string', array: true, describe: `${renewableNames().join(', ')}, or all [default with --expiring-within: all]` })
+        .option('expiring-within', { type: 'string', coerce: last, describe: 'Renew only what expires within this duration (e.g. 30d, 720h); CAs never (see kubepki ca)', requiresArg: true })
         .option('keep-key', { type: 'boolean', describe: 'Keep each existing key instead of making a new one' })
         .option('csr-only', { type: 'boolean', describe: 'Write keys and CSRs for an external CA instead (to --csr-dir)' })
         .option('csr-dir', { type: 'string', coerce: last, describe: 'Where --csr-only writes', requiresArg: true })
@@ -171,7 +172,8 @@ cli
         .option('restart-command', { type: 'string', coerce: last, describe: 'Command run per component instead of systemctl; {component} is replaced', requiresArg: true })
         .option('dry-run', { type: 'boolean', describe: 'Say what would be renewed, and write nothing' })
         .example('$0 certs renew all', 'Renew everything kubepki can; prints what to restart')
-        .example('$0 certs renew etcd-server etcd-peer --restart', 'Renew two and restart etcd'),
+        .example('$0 certs renew etcd-server etcd-peer --restart', 'Renew two and restart etcd')
+        .example('$0 certs renew --expiring-within 30d --restart', 'For a timer: renew and restart only what ends within 30 days'),
       (argv) => run(async () => (await import('./commands/renew.js')).runRenew(argv as never)),
     ).command(
       'reconcile',

@@ -6,6 +6,7 @@
  */
 import path from 'node:path';
 import { loadSpec, type OverrideFlag } from '../config/load.js';
+import { parseDuration } from '../durations.js';
 import { UserError } from '../errors.js';
 import { authorityTargets, renewableTargets } from '../engine/desired.js';
 import { rootDir } from '../engine/roots.js';
@@ -15,20 +16,26 @@ import { csrFiles, restartOrder, type Component } from '../pki/catalog.js';
 
 export interface RenewOptions extends Partial<Record<OverrideFlag, unknown>> {
   config?: string;
-  names: string[];
+  names?: string[];
   keepKey?: boolean;
   csrOnly?: boolean;
   csrDir?: string;
   restart?: boolean;
   restartCommand?: string;
   dryRun?: boolean;
+  /** Only what expires within this duration ("30d", "720h"); no names needed. */
+  expiringWithin?: string;
 }
 
 const log = (line: string) => process.stdout.write(line + '\n');
 
 type Renewable = CertTarget | KubeconfigTarget;
 
-function select(all: Renewable[], names: string[]): { targets: Renewable[]; explicit: boolean } {
+function select(all: Renewable[], names: string[], windowed: boolean): { targets: Renewable[]; explicit: boolean } {
+  if (!names.length) {
+    if (!windowed) throw new UserError('name the certificates to renew (or all), or give --expiring-within DURATION', { exitCode: 2 });
+    return { targets: all, explicit: false };
+  }
   if (names.length === 1 && names[0] === 'all') return { targets: all, explicit: false };
   if (names.includes('all')) throw new UserError('"all" cannot be combined with other names', { exitCode: 2 });
   const unknown = names.filter((n) => !all.some((t) => t.name === n));
@@ -44,8 +51,12 @@ export async function runRenew(options: RenewOptions): Promise<number> {
   const now = Date.now();
   const spec = loadSpec(options.config, options);
   if (options.csrOnly && !options.csrDir) throw new UserError('--csr-only needs --csr-dir, the folder to write keys and CSRs to', { exitCode: 2 });
+  const window = options.expiringWithin === undefined ? undefined : parseDuration(String(options.expiringWithin));
+  if (options.expiringWithin !== undefined && (window === undefined || window <= 0)) {
+    throw new UserError(`--expiring-within: "${options.expiringWithin}" is not a duration greater than zero (e.g. 30d, 720h)`, { exitCode: 2 });
+  }
   const all = renewableTargets(spec, options.keepKey ?? false).map((t) => ({ ...t, ...(options.csrOnly ? { csrOnly: true } : {}) }));
-  const { targets, explicit } = select(all, options.names);
+  const { targets, explicit } = select(all, options.names ?? [], window !== undefined);
   const certs = rootDir(spec, 'certs');
   const kubeconfigs = rootDir(spec, 'kubeconfigs');
   const backupRoot = rootDir(spec, 'backups', now);
@@ -61,12 +72,17 @@ export async function runRenew(options: RenewOptions): Promise<number> {
 
   // Read and check everything before making anything.
   if (!options.csrOnly) await run.decide(authorityTargets(spec, [...new Set(targets.map(signerOf))]));
-  const items = await run.decide(targets);
+  const decided = await run.decide(targets);
   for (const line of run.skipped) log(line);
   const error = run.problemsError({ what: 'nothing was renewed' });
   if (error) throw error;
+  // --expiring-within: only what ends inside the window (CAs are never renewable here: they are rotation's).
+  const items = window === undefined ? decided : decided.filter((i) => i.notAfter !== undefined && Date.parse(i.notAfter) - now <= window);
+  if (window !== undefined) {
+    for (const i of decided.filter((d) => !items.includes(d))) log(`[renew] ${i.name}: valid until ${i.notAfter}, after the window; left as it is`);
+  }
   if (!items.length) {
-    log('Nothing to renew.');
+    log(window === undefined ? 'Nothing to renew.' : `Nothing to renew: nothing expires within ${options.expiringWithin}.`);
     return 0;
   }
 
