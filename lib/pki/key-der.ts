@@ -65,6 +65,13 @@ function kids(der: Buffer, node: Node): Node[] {
   return out;
 }
 
+/** The number of bits of a positive INTEGER (an RSA modulus: 2048). */
+function bitLength(buf: Buffer, n: Node): number {
+  const value = contents(buf, n);
+  const bytes = value[0] === 0 ? value.subarray(1) : value;
+  return bytes.length * 8 - Math.clz32(bytes[0]!) + 24;
+}
+
 function top(der: Buffer): Node[] {
   const root = readNode(der, 0);
   if (root.tag !== 0x30 || root.end !== der.length) throw new DerError('not one DER sequence');
@@ -76,9 +83,7 @@ function rsa(der: Buffer): PublicHalf | undefined {
   if (f.length !== 9 || f[0]!.tag !== 0x02 || !contents(der, f[0]!).equals(Buffer.of(0))) return undefined;
   const [n, e] = [f[1], f[2]];
   if (!positiveInteger(der, n) || !positiveInteger(der, e)) return undefined;
-  const modulus = contents(der, n);
-  const bytes = modulus[0] === 0 ? modulus.subarray(1) : modulus;
-  const modulusLength = bytes.length * 8 - Math.clz32(bytes[0]!) + 24;
+  const modulusLength = bitLength(der, n);
   const spki = sequence(sequence(oid(OID.rsaEncryption), nullValue()), bitString(sequence(whole(der, n), whole(der, e))));
   return { spki, family: 'rsa', modulusLength };
 }
@@ -154,9 +159,7 @@ export function spkiShape(spki: Buffer): Omit<PublicHalf, 'spki'> | undefined {
     const bits = contents(spki, key).subarray(1);
     const [n] = top(bits);
     if (!positiveInteger(bits, n)) return undefined;
-    const modulus = contents(bits, n);
-    const bytes = modulus[0] === 0 ? modulus.subarray(1) : modulus;
-    return { family: 'rsa', modulusLength: bytes.length * 8 - Math.clz32(bytes[0]!) + 24 };
+    return { family: 'rsa', modulusLength: bitLength(bits, n) };
   } catch (e) {
     if (e instanceof DerError) return undefined;
     throw e;
