@@ -1012,3 +1012,15 @@ test('reconcile --include-cas: a CA that differs is made anew, and everything it
   t.deepEqual(changed['admin.conf'], ['CA: ca is made anew', 'client certificate signer: ca is made anew', 'client certificate key ECDSA-P256 → RSA-2048']);
   t.is(run.ca('ca')?.replaced, true);
 });
+
+test('reconcile: a leaf dated from its CA\'s NotBefore (kubeadm before v1.31) is not "too long" while it ends within the validity from now', async (t) => {
+  const e = findEntry('apiserver')!;
+  const old = await issueCertificate({
+    subject: e.subject(SPEC), sans: e.sans(SPEC), profile: PROFILES[e.profile], publicKey: LEAF_KEY.spki, publicKeyAlgorithm: LEAF_KEY.algorithm,
+    notBefore: new Date(NOW - 700 * DAY), notAfter: new Date(NOW + 200 * DAY), issuer: CAS.ca,
+  });
+  const { changed } = await reconciled({ ...INPUT, ...LONG }, { ...FULL, [C('apiserver.crt')]: pub(old.pem) });
+  t.false('apiserver' in changed, JSON.stringify(changed));
+  const shorter = await reconciled({ ...INPUT, certificateValidity: '2160h', caCertificateValidity: LONG.caCertificateValidity }, { ...FULL, [C('apiserver.crt')]: pub(old.pem) });
+  t.deepEqual(shorter.changed.apiserver, ['validity 900d → 90d'], 'it ends in 200 days: past a 90-day certificate issued now');
+});

@@ -10,7 +10,6 @@ import type { Certificate } from '../pki/certificate.js';
 import { spkiDer } from '../pki/keys.js';
 import { algorithmOf, type AlgorithmName } from '../pki/algorithms.js';
 import { spkiShape } from '../pki/key-der.js';
-import { BACKDATE_MS } from '../pki/issue.js';
 import { formatDays } from '../durations.js';
 import { pemBlocks } from '../pki/pem.js';
 import type { Token, TokenKey } from '../pki/pkcs11.js';
@@ -296,7 +295,7 @@ function reconcileCA(t: CertTarget, item: PlanItem, have: ReadCertificate, rotat
   }
   // An intermediate under an offline root is its root's to change.
   if (have.chain.length) return kept;
-  const changes = leafChanges(have, { subject: t.subject!, sans: t.sans ?? { dns: [], ips: [] }, profile: t.profile, keyAlgorithm: t.keyAlgorithm, validity: t.validity }, { certificate: have.certificate, name, where: cw });
+  const changes = leafChanges(have, { subject: t.subject!, sans: t.sans ?? { dns: [], ips: [] }, profile: t.profile, keyAlgorithm: t.keyAlgorithm, validity: t.validity }, { certificate: have.certificate, name, where: cw }, ctx.now);
   if (!changes.length) return kept;
   if (!t.includeCA) {
     (kept as { item: PlanItem }).item.notes.push(`differs from the description (${changes.join('; ')}); kept: a CA is changed by kubepki ca rotate (without downtime), or here with --include-cas (a new CA, everything it signed re-issued at once)`);
@@ -312,7 +311,7 @@ function reconcileCA(t: CertTarget, item: PlanItem, have: ReadCertificate, rotat
  * as the description says (a new key). Everything else is decided as init.
  */
 function reconcileLeaf(t: CertTarget, item: PlanItem, have: { cert: ReadCertificate; key: ReadKey }, ca: CAState, ctx: DecideContext): Decision {
-  const changes = leafChanges(have.cert, { subject: t.subject!, sans: t.sans!, profile: t.profile, keyAlgorithm: t.keyAlgorithm, validity: t.validity }, { certificate: ca.certificate!, name: t.ca!, where: ca.certWhere, ...(ca.replaced ? { replaced: true } : {}) });
+  const changes = leafChanges(have.cert, { subject: t.subject!, sans: t.sans!, profile: t.profile, keyAlgorithm: t.keyAlgorithm, validity: t.validity }, { certificate: ca.certificate!, name: t.ca!, where: ca.certWhere, ...(ca.replaced ? { replaced: true } : {}) }, ctx.now);
   if (!changes.length) return { kind: 'item', item: { ...item, action: 'keep', uses: [t.cert, t.key] } };
   return expiredCA(t.name, t.ca!, ca, ctx) ?? { kind: 'item', item: { ...item, action: 'renew', writes: [t.cert, t.key], changes } };
 }
@@ -456,9 +455,9 @@ export function keyAlgorithmOf(spki: Buffer): string {
  * ("SANs +DNS:lb.example.com -IP:10.0.0.9", "key RSA-2048 → ECDSA-P256").
  * Time is renew's business: an expired certificate that matches has no
  * difference, and one valid for less than the description allows neither;
- * only a validity longer than it allows is one.
+ * only one that runs past what a certificate issued now would is one.
  */
-export function leafChanges(have: ReadCertificate, want: { subject: Subject; sans: AltNames; profile: Profile; keyAlgorithm: AlgorithmName; validity: number }, ca: { certificate: Certificate; name: string; where: string; replaced?: boolean }): string[] {
+export function leafChanges(have: ReadCertificate, want: { subject: Subject; sans: AltNames; profile: Profile; keyAlgorithm: AlgorithmName; validity: number }, ca: { certificate: Certificate; name: string; where: string; replaced?: boolean }, now: Date): string[] {
   const out: string[] = [];
   if (ca.replaced) out.push(`signer: ${ca.name} is made anew`);
   else if (!have.certificate.isSignedBy(ca.certificate)) out.push(`signer: not signed by ${ca.name} (${ca.where})`);
@@ -472,9 +471,10 @@ export function leafChanges(have: ReadCertificate, want: { subject: Subject; san
   if (have.facts.isCA !== want.profile.isCA) out.push(want.profile.isCA ? 'not a CA certificate' : 'a CA certificate where a leaf should be');
   const key = keyAlgorithmOf(have.facts.spki);
   if (key !== want.keyAlgorithm) out.push(`key ${key} → ${want.keyAlgorithm}`);
+  // Longer than allowed: it runs past what a certificate issued now would (a minute more for clocks). Not its
+  // lifetime: kubeadm before v1.31 dated leaves from their CA's NotBefore, so old leaves have long lifetimes.
   const lifetime = have.facts.notAfter.getTime() - have.facts.notBefore.getTime();
-  // kubepki backdates by five minutes; a minute more for clocks and rounding.
-  if (lifetime > want.validity + BACKDATE_MS + 60_000) out.push(`validity ${lifetime >= 86_400_000 ? `${Math.round(lifetime / 86_400_000)}d` : formatDays(lifetime)} → ${formatDays(want.validity)}`);
+  if (have.facts.notAfter.getTime() > now.getTime() + want.validity + 60_000) out.push(`validity ${lifetime >= 86_400_000 ? `${Math.round(lifetime / 86_400_000)}d` : formatDays(lifetime)} → ${formatDays(want.validity)}`);
   return out;
 }
 
@@ -584,7 +584,7 @@ function decideKubeconfig(t: KubeconfigTarget, o: Observer, ctx: DecideContext):
 
   if (t.policy === 'reconcile' && read.state === 'present' && ca.certificate && (ca.action === 'reuse' || ca.action === 'create')) {
     if (ca.rotation) return { kind: 'skip', message: '' }; // the CA's problem says it
-    return reconcileKubeconfig(t, item, read.value, ca, where);
+    return reconcileKubeconfig(t, item, read.value, ca, where, ctx.now);
   }
 
   // init
@@ -613,7 +613,7 @@ function decideKubeconfig(t: KubeconfigTarget, o: Observer, ctx: DecideContext):
  * differs. A kubelet's kubeconfig that points at the certificate the kubelet
  * rotates keeps pointing there.
  */
-function reconcileKubeconfig(t: KubeconfigTarget, item: PlanItem, kc: ReadKubeconfig, ca: CAState, where: string): Decision {
+function reconcileKubeconfig(t: KubeconfigTarget, item: PlanItem, kc: ReadKubeconfig, ca: CAState, where: string, now: Date): Decision {
   const changes: string[] = [];
   if (kc.cas?.state === 'refused') return problem(`${where}: its certificate-authority-data ${readDetail(kc.cas)}; move it away to have it written anew`);
   const cas = kc.cas?.state === 'present' ? kc.cas.value : [];
@@ -635,7 +635,7 @@ function reconcileKubeconfig(t: KubeconfigTarget, item: PlanItem, kc: ReadKubeco
   const client = leafChanges(kc.client.value, {
     subject: t.subject, sans: { dns: [], ips: [] }, profile: PROFILES.client, keyAlgorithm: t.keyAlgorithm,
     validity: t.credentials.kind === 'client-certificate' ? t.credentials.validity : Infinity,
-  }, { certificate: ca.certificate!, name: t.signer, where: ca.certWhere, ...(ca.replaced ? { replaced: true } : {}) });
+  }, { certificate: ca.certificate!, name: t.signer, where: ca.certWhere, ...(ca.replaced ? { replaced: true } : {}) }, now);
   if (!changes.length && !client.length) return keep;
   if (!client.length) return trust;
   return { kind: 'item', item: { ...item, action: 'renew', writes: [t.file], changes: [...changes, ...client.map((c) => `client certificate ${c}`)] }, material };
