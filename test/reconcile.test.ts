@@ -276,3 +276,13 @@ test('SIGKILL at every write step of a reconcile: each pair wholly old or wholly
   t.true(n > 10, `reconcile had several write steps (${n - 1})`);
   t.log(`killed at each of ${n - 1} write steps`);
 });
+
+test('a layout without flag files (init --skip-phases flags) gets none from reconcile', async (t) => {
+  const root = scratch(t);
+  const config = describe(root);
+  t.is((await kubepki(['init', '--config', config, '--skip-phases', 'flags'])).exitCode, 0);
+  const r = await reconcile(config);
+  t.is(r.exitCode, 0, r.stderr);
+  t.is(r.stdout.trim(), '[reconcile] Everything matches the description; nothing was changed.');
+  t.false(readdirSync(root).includes('flags'));
+});

@@ -8,7 +8,7 @@
  * --include-cas; the service-account key is kept.
  */
 import path from 'node:path';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { loadSpec, type OverrideFlag } from '../config/load.js';
 import { bundleTargets, reconcileTargets } from '../engine/desired.js';
 import { planData } from '../engine/render.js';
@@ -68,7 +68,8 @@ export async function runReconcile(options: ReconcileOptions): Promise<number> {
   if (!options.dryRun) await run.recover();
 
   const externalCAs = () => new Set(CA_NAMES.filter((n) => run.ca(n)?.action === 'external'));
-  const targets: Target[] = reconcileTargets(spec, { includeCAs: options.includeCas ?? false, externalCAs });
+  // Flag files are reconciled where kubepki wrote them (init --skip-phases flags writes none: none are added here).
+  const targets: Target[] = reconcileTargets(spec, { includeCAs: options.includeCas ?? false, flags: existsSync(flags), externalCAs });
   const items = await run.decide(targets);
   if (withNodes) {
     for (const stray of strayBundles(nodes, new Set(spec.nodes.map((n) => n.name)))) {

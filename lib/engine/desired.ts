@@ -134,16 +134,17 @@ export function bundleTargets(cluster: ClusterSpec, node: NodeSpec, caPem: (name
  * What reconcile compares with the description on this node: every
  * certificate (the CAs kept unless includeCAs), the key pairs (kept: the
  * service-account key is rotation's), every kubeconfig, and each flag file on
- * its own (one that differs is replaced, one that is missing is written).
+ * its own (one that differs is replaced, one that is missing is written;
+ * none when flags is false: a layout whose flag files kubepki never wrote).
  */
-export function reconcileTargets(spec: ClusterSpec, o: { includeCAs: boolean; externalCAs: () => ReadonlySet<CAName> }): Target[] {
+export function reconcileTargets(spec: ClusterSpec, o: { includeCAs: boolean; flags?: boolean; externalCAs: () => ReadonlySet<CAName> }): Target[] {
   const targets = clusterTargets(spec, { kubeconfigs: true, flags: false, externalCAs: o.externalCAs });
   const out: Target[] = targets.map((t) => {
     if (t.kind === 'certificate') return { ...t, policy: 'reconcile' as const, ...(t.isCA && o.includeCAs ? { includeCA: true } : {}) };
     if (t.kind === 'kubeconfig') return { ...t, policy: 'reconcile' as const };
     return t;
   });
-  for (const g of flagTargets(spec, o.externalCAs)) {
+  for (const g of o.flags === false ? [] : flagTargets(spec, o.externalCAs)) {
     for (const f of g.files) out.push({ ...g, id: `${g.id}/${f.rel}`, policy: 'replace', settled: true, files: [f] });
   }
   return out;
