@@ -136,12 +136,13 @@ cli
   )
   .command(
     'render <what>',
-    'Write systemd units for every component, each reading the flag file init wrote (systemd), or the kubelet bootstrap RBAC manifests (rbac)',
+    'Write systemd units for every component, each reading the flag file init wrote, and a daily renewal timer (systemd); or the kubelet bootstrap RBAC manifests (rbac)',
     (y) => specOptions(y)
       .positional('what', { type: 'string', describe: 'systemd', demandOption: true })
       .option('templates', { type: 'string', describe: 'A folder of unit templates (<component>.service) replacing the shipped ones', requiresArg: true })
       .option('out', { type: 'string', default: '/etc/systemd/system', describe: 'Where to write the units', requiresArg: true })
       .option('bin-dir', { type: 'string', default: '/usr/local/bin', describe: 'Where the component binaries are', requiresArg: true })
+      .option('kubepki-bin', { type: 'string', coerce: last, describe: 'The kubepki that kubepki-renew.service runs [default: this one]', requiresArg: true })
       .option('dry-run', { type: 'boolean', describe: 'Print the units and write nothing' }),
     (argv) => run(async () => (await import('./commands/render.js')).runRender(argv as never)),
   )

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { parse } from 'yaml';
 import { CERTIFICATES, COMPONENTS, KUBECONFIGS, certPath, keyPath } from '../lib/pki/catalog.js';
-import { NODE, kubepki, openssl, scratch, snapshot } from './helpers/cli.js';
+import { BIN, NODE, kubepki, openssl, scratch, snapshot } from './helpers/cli.js';
 
 const ALG = ['--encryption-algorithm', 'ECDSA-P256'];
 const ENDPOINT = ['--control-plane-endpoint', 'k8s.example.com:443'];
@@ -216,7 +216,7 @@ test('render systemd: units that use the flag files and pass systemd-analyze ver
   const out = path.join(root, 'units');
   const run = await kubepki(['render', 'systemd', '--cert-dir', dirs.certs, ...NODE, ...ALG, '--out', out, '--bin-dir', bin]);
   t.is(run.exitCode, 0, run.stderr);
-  t.deepEqual(readdirSync(out).sort(), COMPONENTS.map((c) => `${c}.service`).sort());
+  t.deepEqual(readdirSync(out).sort(), [...COMPONENTS.map((c) => `${c}.service`), 'kubepki-renew.service', 'kubepki-renew.timer'].sort());
   for (const c of COMPONENTS) {
     const unit = readFileSync(path.join(out, `${c}.service`), 'utf8');
     t.regex(unit, new RegExp(`^EnvironmentFile=${path.join(dirs.flags, `${c}.env`)}$`, 'm'));
@@ -227,15 +227,38 @@ test('render systemd: units that use the flag files and pass systemd-analyze ver
     t.log('systemd-analyze is not available here: verify skipped');
     return;
   }
-  for (const c of COMPONENTS) {
-    const v = await execa('systemd-analyze', ['verify', `./${c}.service`], { cwd: out, reject: false, timeout: 30_000 });
-    t.is(v.exitCode, 0, `${c}.service: ${v.stderr}`);
-    t.is(v.stderr.trim(), '', `${c}.service: ${v.stderr}`);
+  for (const unit of [...COMPONENTS.map((c) => `${c}.service`), 'kubepki-renew.service', 'kubepki-renew.timer']) {
+    const v = await execa('systemd-analyze', ['verify', `./${unit}`], { cwd: out, reject: false, timeout: 30_000 });
+    t.is(v.exitCode, 0, `${unit}: ${v.stderr}`);
+    t.is(v.stderr.trim(), '', `${unit}: ${v.stderr}`);
   }
   // A second render keeps identical units.
   const again = await kubepki(['render', 'systemd', '--cert-dir', dirs.certs, ...NODE, ...ALG, '--out', out, '--bin-dir', bin]);
   t.is(again.exitCode, 0);
   t.regex(again.stdout, /Using existing .*kube-apiserver\.service/);
+});
+
+test('render systemd: the daily renewal timer (randomized, persistent) and its service, whose command renews this layout', async (t) => {
+  const { root, dirs } = await cluster(t);
+  const out = path.join(root, 'units');
+  const run = await kubepki(['render', 'systemd', '--cert-dir', dirs.certs, ...NODE, ...ALG, '--certificate-validity', '2160h', '--out', out]);
+  t.is(run.exitCode, 0, run.stderr);
+  t.regex(run.stdout, /systemctl enable --now kubepki-renew\.timer/);
+  const timer = readFileSync(path.join(out, 'kubepki-renew.timer'), 'utf8');
+  for (const line of ['OnCalendar=daily', 'RandomizedDelaySec=4h', 'Persistent=true', 'WantedBy=timers.target']) t.regex(timer, new RegExp(`^${line}$`, 'm'));
+  const service = readFileSync(path.join(out, 'kubepki-renew.service'), 'utf8');
+  t.regex(service, /^Type=oneshot$/m);
+  const exec = /^ExecStart=(.*)$/m.exec(service)?.[1] ?? '';
+  t.is(exec, `${process.execPath} ${BIN} certs renew --expiring-within 30d --restart --cert-dir ${dirs.certs} --kubeconfig-dir ${root} --encryption-algorithm ECDSA-P256 --certificate-validity 2160h`);
+  // The command runs as written (without --restart: nothing to restart here): nothing to renew in a fresh layout.
+  const r = await execa('/bin/sh', ['-c', `${exec.replace(' --restart', '')} --dry-run`], { reject: false });
+  t.is(r.exitCode, 0, r.stderr);
+  t.regex(r.stdout, /^Nothing to renew: nothing expires within 30d\.$/m);
+  // --kubepki-bin names another kubepki (an installed one); a path with a space is quoted as systemd reads it.
+  const other = path.join(root, 'units2');
+  const named = await kubepki(['render', 'systemd', '--cert-dir', dirs.certs, ...NODE, ...ALG, '--out', other, '--kubepki-bin', '/opt/kube pki/kubepki']);
+  t.is(named.exitCode, 0, named.stderr);
+  t.regex(readFileSync(path.join(other, 'kubepki-renew.service'), 'utf8'), /^ExecStart="\/opt\/kube pki\/kubepki" certs renew --expiring-within 30d --restart --cert-dir /m);
 });
 
 test('render systemd --templates: a user template replaces the shipped one; an unknown placeholder is an error and nothing is written', async (t) => {

@@ -15,6 +15,8 @@ export interface RenderOptions extends Partial<Record<OverrideFlag, unknown>> {
   templates?: string;
   out: string;
   binDir: string;
+  /** The kubepki the renewal service runs (default: this one, with the node that runs it). */
+  kubepkiBin?: string;
   dryRun?: boolean;
 }
 
@@ -23,7 +25,10 @@ export async function runRender(options: RenderOptions): Promise<number> {
   const spec = loadSpec(options.config, options);
   const files = options.what === 'rbac'
     ? [{ rel: RBAC_MANIFEST.file, data: bootstrapRbac().map((o) => stringify(o)).join('---\n') }]
-    : renderUnits({ spec, binDir: path.resolve(options.binDir), ...(options.templates ? { templatesDir: path.resolve(options.templates) } : {}) });
+    : renderUnits({
+      spec, binDir: path.resolve(options.binDir), ...(options.templates ? { templatesDir: path.resolve(options.templates) } : {}),
+      ...(options.config ? { config: options.config } : {}), ...(options.kubepkiBin ? { kubepki: [path.resolve(options.kubepkiBin)] } : {}),
+    });
   const out = path.resolve(options.out);
   const root: 'manifests' | 'units' = options.what === 'rbac' ? 'manifests' : 'units';
   const run = new Run({ dirs: { [root]: out }, show: { [root]: 'in-dir' as const } as Partial<Record<typeof root, 'in-dir'>> });
@@ -43,6 +48,6 @@ export async function runRender(options: RenderOptions): Promise<number> {
   const items = run.plan.items;
   for (const i of items) for (const w of i.writes) process.stdout.write(`${tag} Writing ${path.join(out, w)}\n`);
   for (const i of items) for (const u of i.uses) process.stdout.write(`${tag} Using existing ${path.join(out, u)}\n`);
-  if (items.some((i) => i.writes.length)) process.stdout.write(options.what === 'systemd' ? '[systemd] Run "systemctl daemon-reload" to load them.\n' : `[rbac] Apply with: kubectl apply -f ${out}\n`);
+  if (items.some((i) => i.writes.length)) process.stdout.write(options.what === 'systemd' ? '[systemd] Run "systemctl daemon-reload" to load them, and "systemctl enable --now kubepki-renew.timer" for the daily renewal.\n' : `[rbac] Apply with: kubectl apply -f ${out}\n`);
   return 0;
 }

@@ -10,10 +10,13 @@ import { fileURLToPath } from 'node:url';
 import Mustache from 'mustache';
 import type { ClusterSpec } from '../config/spec.js';
 import { UserError, describeSystemError } from '../errors.js';
-import { UNITS, flagFile, generatedFor, type ServiceComponent } from '../pki/catalog.js';
+import { RENEW_UNITS, SCHEDULED_RENEWAL, UNITS, flagFile, generatedFor, type ServiceComponent } from '../pki/catalog.js';
+import { formatDuration } from '../durations.js';
 import { envVariable, thisMember } from './flags.js';
 
 export const PLACEHOLDERS = ['unit', 'component', 'binary', 'envFile', 'envVar', 'flagsDir', 'dataDir'] as const;
+/** The scheduled renewal's units (kubepki-renew.service and .timer) have their own. */
+export const RENEW_PLACEHOLDERS = ['unit', 'kubepki', 'renewArgs', 'window', 'randomizedDelay'] as const;
 
 /** kubepki's own folder (holding templates/), found from wherever this code was built to. */
 export function packageRoot(): string {
@@ -33,11 +36,14 @@ export interface RenderOptions {
   /** Folder of templates that replace the shipped ones (by file name). */
   templatesDir?: string;
   binDir: string;
+  /** The renewal service's kubepki command line (its program and script), and the description it reads, when one was given. */
+  kubepki?: string[];
+  config?: string;
 }
 
-function readTemplate(component: ServiceComponent, templatesDir: string | undefined): { file: string; text: string } {
-  const own = templatesDir ? path.join(templatesDir, unitOf(component).file) : undefined;
-  const file = own && existsSync(own) ? own : path.join(packageRoot(), 'templates', unitOf(component).file);
+function readTemplate(name: string, templatesDir: string | undefined): { file: string; text: string } {
+  const own = templatesDir ? path.join(templatesDir, name) : undefined;
+  const file = own && existsSync(own) ? own : path.join(packageRoot(), 'templates', name);
   try {
     return { file, text: readFileSync(file, 'utf8') };
   } catch (e) {
@@ -56,18 +62,48 @@ function placeholdersOf(tokens: unknown[]): string[] {
   return names;
 }
 
-export function renderUnit(component: ServiceComponent, options: RenderOptions): string {
-  const { file, text } = readTemplate(component, options.templatesDir);
+/** A template filled in, after checking it uses only the placeholders its kind of unit has. */
+function fill(name: string, options: RenderOptions, allowed: readonly string[], view: Record<string, string>): string {
+  const { file, text } = readTemplate(name, options.templatesDir);
   let tokens: unknown[];
   try {
     tokens = Mustache.parse(text);
   } catch (e) {
     throw new UserError(`${file}: not a valid template: ${(e as Error).message}`);
   }
-  const unknown = placeholdersOf(tokens).filter((n) => !(PLACEHOLDERS as readonly string[]).includes(n));
+  const unknown = placeholdersOf(tokens).filter((n) => !allowed.includes(n));
   if (unknown.length) {
-    throw new UserError(`${file}: unknown placeholder {{${unknown[0]}}}; templates may use ${PLACEHOLDERS.map((p) => `{{${p}}}`).join(', ')}`);
+    throw new UserError(`${file}: unknown placeholder {{${unknown[0]}}}; templates may use ${allowed.map((p) => `{{${p}}}`).join(', ')}`);
   }
+  // Units are not HTML: no escaping.
+  return Mustache.render(text, view, {}, { escape: (v: string) => v });
+}
+
+/** One word of an ExecStart line, quoted as systemd reads it when it needs quoting; % and $ doubled. */
+function execWord(word: string): string {
+  const escaped = word.replace(/%/g, '%%').replace(/\$/g, '$$$$');
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(escaped) ? escaped : `"${escaped.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+/** What the renewal service passes renew: the description, and the values renew depends on, as this render resolved them. */
+function renewArgs(options: RenderOptions): string[] {
+  const { spec } = options;
+  return [
+    ...(options.config ? ['--config', path.resolve(options.config)] : []),
+    '--cert-dir', path.resolve(spec.certificatesDir), '--kubeconfig-dir', path.resolve(spec.kubeconfigDir),
+    '--encryption-algorithm', spec.encryptionAlgorithm, '--certificate-validity', formatDuration(spec.certificateValidity),
+  ];
+}
+
+export function renderRenewUnit(name: string, options: RenderOptions): string {
+  const kubepki = options.kubepki ?? [process.execPath, path.resolve(process.argv[1] ?? 'kubepki')];
+  return fill(name, options, RENEW_PLACEHOLDERS, {
+    unit: name, kubepki: kubepki.map(execWord).join(' '), renewArgs: renewArgs(options).map(execWord).join(' '),
+    window: SCHEDULED_RENEWAL.window, randomizedDelay: SCHEDULED_RENEWAL.randomizedDelay,
+  });
+}
+
+export function renderUnit(component: ServiceComponent, options: RenderOptions): string {
   const view: Record<(typeof PLACEHOLDERS)[number], string> = {
     unit: unitOf(component).file,
     component,
@@ -77,10 +113,12 @@ export function renderUnit(component: ServiceComponent, options: RenderOptions):
     flagsDir: options.spec.flagsDir,
     dataDir: options.spec.etcd.external ? '' : thisMember(options.spec).dataDir,
   };
-  // Units are not HTML: no escaping.
-  return Mustache.render(text, view, {}, { escape: (v: string) => v });
+  return fill(unitOf(component).file, options, PLACEHOLDERS, view);
 }
 
 export function renderUnits(options: RenderOptions): { rel: string; data: string }[] {
-  return generatedFor(UNITS, options.spec.etcd.external).map((u) => ({ rel: u.file, data: renderUnit(u.component as ServiceComponent, options) }));
+  return [
+    ...generatedFor(UNITS, options.spec.etcd.external).map((u) => ({ rel: u.file, data: renderUnit(u.component as ServiceComponent, options) })),
+    ...RENEW_UNITS.map((u) => ({ rel: u.file, data: renderRenewUnit(u.file, options) })),
+  ];
 }

@@ -8,7 +8,7 @@ import type { ClusterSpec } from '../config/spec.js';
 import { DEFAULTS } from '../config/spec.js';
 import {
   BACKUPS, BOOTSTRAP_KUBECONFIG, BOOTSTRAP_TOKEN_SECRETS, CERTIFICATES, FLAG_FILES, KEY_PAIRS, KUBECONFIGS, MODES, NODE_BUNDLES, PROFILES, RBAC_MANIFEST,
-  SERVICES, TOKEN_FILE, UNITS, certPath, consumerName, csrFiles, keyPath, restartOrder, signedCertificateFile, userKubeconfigFile,
+  RENEW_UNITS, SERVICES, TOKEN_FILE, UNITS, certPath, consumerName, csrFiles, keyPath, restartOrder, signedCertificateFile, userKubeconfigFile,
   type CertEntry, type Subject,
 } from '../pki/catalog.js';
 
@@ -56,7 +56,7 @@ export function catalogMarkdown(): string {
       k.server === 'endpoint' ? 'controlPlaneEndpoint (or this node)' : "this node's address", mode(MODES.kubeconfig), k.scope,
       k.consumers.map((c) => `\`${consumerName(c)}\``).join('<br>') || '–'];
   }));
-  const generated = table(['file', 'directory', 'what', 'mode', 'scope'], [...FLAG_FILES, ...UNITS, RBAC_MANIFEST].map((g) => [
+  const generated = table(['file', 'directory', 'what', 'mode', 'scope'], [...FLAG_FILES, ...UNITS, ...RENEW_UNITS, RBAC_MANIFEST].map((g) => [
     g.file, g.root === 'flags' ? 'flags dir' : g.root === 'units' ? '`render systemd --out`' : '`render rbac --out`', g.format, mode(MODES.generated), g.scope,
   ]));
   const other = table(['what', 'where', 'mode'], [
@@ -66,7 +66,7 @@ export function catalogMarkdown(): string {
     ['key and CSR (`certs renew --csr-only`)', html(`<csr dir>/${csrFiles('<name>').key}, ${csrFiles('<name>').csr}`), `${mode(MODES.key)}, ${mode(MODES.csr)}`],
     ['signed certificate (`certs sign`)', html(`beside the CSR: ${signedCertificateFile('<name>.csr')}`), mode(MODES.cert)],
     ['node bundles (`nodes issue`)', html(`<kubeconfig dir>/${NODE_BUNDLES.dir}/<node>/`), 'as each file above'],
-    ['copies of replaced files (`certs renew`)', html(`<kubeconfig dir>/${BACKUPS.dir}/<UTC time>/`), `${mode(MODES.backup)} (folders ${mode(MODES.backupDir)})`],
+    ['replaced and removed files (`certs renew`, `certs reconcile`, `ca renew`, `ca rotate`)', html(`<kubeconfig dir>/${BACKUPS.dir}/<UTC time>/`), `the file's own (a second name of it; ${mode(MODES.backup)} for a copy on another file system); folders ${mode(MODES.backupDir)}`],
   ]);
   return [
     '# The catalog',

@@ -589,7 +589,7 @@ export const NODE_CSR_SIGNER: CAName = 'ca';
 // ------------------------------------------------------------------ files derived from the description
 
 /** What a generated file holds: a component's flags (one per line, or a systemd EnvironmentFile), a config, a unit, a manifest. */
-export type GeneratedFormat = 'args' | 'env' | 'kubelet-config' | 'etcdctl-env' | 'unit' | 'rbac';
+export type GeneratedFormat = 'args' | 'env' | 'kubelet-config' | 'etcdctl-env' | 'unit' | 'renew-unit' | 'rbac';
 
 /**
  * A file kubepki derives wholly from the description: written when absent,
@@ -633,6 +633,19 @@ export const UNITS: readonly GeneratedEntry[] = SERVICES.map((s) => ({
   name: `${s.name}.service`, file: `${s.name}.service`, root: 'units', format: 'unit', component: s.name, scope: scopeOf(s.name),
   ...('etcd' in s ? { etcd: true as const } : {}),
 }));
+
+/**
+ * Scheduled renewal (render systemd): a oneshot service that runs `kubepki
+ * certs renew --expiring-within WINDOW --restart`, and the daily timer that
+ * starts it, each node at a random time within DELAY of midnight (so that the
+ * control-plane nodes never restart together); Persistent: a run missed while
+ * the node was off happens at boot.
+ */
+export const RENEW_UNITS: readonly GeneratedEntry[] = [
+  { name: 'kubepki-renew.service', file: 'kubepki-renew.service', root: 'units', format: 'renew-unit', scope: 'control-plane' },
+  { name: 'kubepki-renew.timer', file: 'kubepki-renew.timer', root: 'units', format: 'renew-unit', scope: 'control-plane' },
+];
+export const SCHEDULED_RENEWAL = { window: '30d', randomizedDelay: '4h' } as const;
 
 /** The RBAC manifest of kubelet TLS bootstrap (render rbac). */
 export const RBAC_MANIFEST: GeneratedEntry = { name: 'kubelet-bootstrap-rbac.yaml', file: 'kubelet-bootstrap-rbac.yaml', root: 'manifests', format: 'rbac', scope: 'cluster' };
