@@ -1024,3 +1024,13 @@ test('reconcile: a leaf dated from its CA\'s NotBefore (kubeadm before v1.31) is
   const shorter = await reconciled({ ...INPUT, certificateValidity: '2160h', caCertificateValidity: LONG.caCertificateValidity }, { ...FULL, [C('apiserver.crt')]: pub(old.pem) });
   t.deepEqual(shorter.changed.apiserver, ['validity 900d → 90d'], 'it ends in 200 days: past a 90-day certificate issued now');
 });
+
+test('reconcile: an existing CA whose subject is not the catalog\'s is an error, never changed, even with --include-cas', async (t) => {
+  const renamed = await selfSignedCA('my-company-ca', CA_KEY);
+  const files = { ...FULL, [C('ca.crt')]: pub(renamed.certificate.pem) };
+  for (const includeCAs of [false, true]) {
+    const { run, changed } = await reconciled({ ...INPUT, ...LONG }, files, { includeCAs });
+    t.true(run.plan.problems.some((p) => p.startsWith('ca.crt is CN=my-company-ca, the description wants CN=kubernetes: reconcile never changes a CA\'s subject')), run.plan.problems.join('\n'));
+    t.false('ca' in changed);
+  }
+});

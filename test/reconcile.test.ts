@@ -192,6 +192,8 @@ test('a node added to the inventory gets its bundle, the others are left as they
   const r = await reconcile(config);
   t.is(r.exitCode, 0, r.stderr);
   t.deepEqual(changedFiles(before, tree(root)).filter((f) => !f.startsWith('nodes/w-2/')), ['nodes/w-2']);
+  t.regex(r.stdout, /^\[reconcile\] w-2\/kubelet-server: missing, created$/m);
+  t.regex(r.stdout, /^\[reconcile\] 1 node bundle changed in .*: copy it to its node$/m);
   await verifies(t, path.join(root, 'nodes', 'w-2', 'ca.crt'), path.join(root, 'nodes', 'w-2', 'kubelet-server.crt'));
 
   describe(root, { nodes: [nodes[0]!, { name: 'w-2', addresses: ['192.168.10.22'] }] });

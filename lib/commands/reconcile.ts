@@ -44,7 +44,8 @@ function strayBundles(dir: string, names: ReadonlySet<string>): string[] {
 
 /** "apiserver: SANs +DNS:lb.example.com -IP:10.0.0.9", or "kube-apiserver.flags: differs from the description". */
 function describe(item: PlanItem): string {
-  const what = item.kind === 'flags' || item.kind === 'generated' ? item.writes.join(', ') : item.name;
+  // A node bundle's items are named by node ("w-7/kubelet-server").
+  const what = item.kind === 'flags' || item.kind === 'generated' ? item.writes.join(', ') : item.root === 'nodes' ? item.id : item.name;
   if (item.action === 'create') return `${what}: missing, created`;
   return `${what}: ${item.changes?.length ? item.changes.join('; ') : 'differs from the description'}`;
 }
@@ -115,7 +116,8 @@ export async function runReconcile(options: ReconcileOptions): Promise<number> {
     return t.consumers.map((c) => c.component);
   }));
   const bundles = changed.filter((i) => i.root === 'nodes');
-  if (bundles.length) log(`[reconcile] ${new Set(bundles.map((i) => i.id.split('/')[0])).size} node bundles changed in ${nodes}: copy each to its node`);
+  const nodesChanged = new Set(bundles.map((i) => i.id.split('/')[0])).size;
+  if (bundles.length) log(`[reconcile] ${nodesChanged} node bundle${nodesChanged === 1 ? '' : 's'} changed in ${nodes}: copy ${nodesChanged === 1 ? 'it' : 'each'} to its node`);
   if (!components.length) {
     log('[reconcile] Done. No component on this node reads what changed.');
     return 0;

@@ -8,10 +8,12 @@ import path from 'node:path';
 import { loadSpec, type OverrideFlag } from '../config/load.js';
 import { parseDuration } from '../durations.js';
 import { UserError } from '../errors.js';
-import { authorityTargets, renewableTargets } from '../engine/desired.js';
+import { authorityTargets, kubeletClientTarget, renewableTargets } from '../engine/desired.js';
+import { readRegular } from '../engine/observe.js';
+import { parseKubeconfig } from '../kubeconfig/kubeconfig.js';
 import { rootDir } from '../engine/roots.js';
 import { Run } from '../engine/run.js';
-import type { CsrTarget, CertTarget, KubeconfigTarget } from '../engine/targets.js';
+import type { CsrTarget, CertTarget, KubeconfigTarget, KubeletClientTarget } from '../engine/targets.js';
 import { csrFiles, restartOrder, type Component } from '../pki/catalog.js';
 
 export interface RenewOptions extends Partial<Record<OverrideFlag, unknown>> {
@@ -29,7 +31,24 @@ export interface RenewOptions extends Partial<Record<OverrideFlag, unknown>> {
 
 const log = (line: string) => process.stdout.write(line + '\n');
 
-type Renewable = CertTarget | KubeconfigTarget;
+type Renewable = CertTarget | KubeconfigTarget | KubeletClientTarget;
+
+/**
+ * kubelet.conf's client certificate file, when the kubelet rotates its own
+ * (kubeadm's layout after TLS bootstrap: /var/lib/kubelet/pki/kubelet-client-current.pem,
+ * certificate and key in one file); undefined when it embeds them, or is not here.
+ */
+function kubeletCertFile(kubeconfigs: string): string | undefined {
+  const st = readRegular(path.join(kubeconfigs, 'kubelet.conf'));
+  if (st.state !== 'file') return undefined;
+  try {
+    const kc = parseKubeconfig(st.data.toString());
+    if (kc.certPem !== undefined || !kc.certFile || kc.keyFile !== kc.certFile) return undefined;
+    return path.resolve(kubeconfigs, kc.certFile);
+  } catch {
+    return undefined; // the kubeconfig's own target says what is wrong with it
+  }
+}
 
 function select(all: Renewable[], names: string[], windowed: boolean): { targets: Renewable[]; explicit: boolean } {
   if (!names.length) {
@@ -55,20 +74,29 @@ export async function runRenew(options: RenewOptions): Promise<number> {
   if (options.expiringWithin !== undefined && (window === undefined || window <= 0)) {
     throw new UserError(`--expiring-within: "${options.expiringWithin}" is not a duration greater than zero (e.g. 30d, 720h)`, { exitCode: 2 });
   }
-  const all = renewableTargets(spec, options.keepKey ?? false).map((t) => ({ ...t, ...(options.csrOnly ? { csrOnly: true } : {}) }));
-  const { targets, explicit } = select(all, options.names ?? [], window !== undefined);
   const certs = rootDir(spec, 'certs');
   const kubeconfigs = rootDir(spec, 'kubeconfigs');
+  // The kubelet's own client certificate is renewed too (not with --csr-only or --keep-key: it is the kubelet's file, renewed as the kubelet would).
+  const certFile = options.csrOnly || options.keepKey ? undefined : kubeletCertFile(kubeconfigs);
+  const kubelet = certFile ? kubeletClientTarget(spec, certFile, now) : undefined;
+  const all: Renewable[] = [
+    ...renewableTargets(spec, options.keepKey ?? false).map((t) => ({ ...t, ...(options.csrOnly ? { csrOnly: true } : {}), ...(kubelet && t.kind === 'kubeconfig' && t.name === 'kubelet.conf' ? { clientFileRenewed: true } : {}) })),
+    ...(kubelet ? [kubelet] : []),
+  ];
+  const { targets, explicit } = select(all, options.names ?? [], window !== undefined);
   const backupRoot = rootDir(spec, 'backups', now);
   const run = new Run({
-    dirs: { certs, kubeconfigs, ...(options.csrOnly ? { csrs: path.resolve(options.csrDir!) } : {}) },
+    dirs: { certs, kubeconfigs, ...(options.csrOnly ? { csrs: path.resolve(options.csrDir!) } : {}), ...(kubelet ? { [kubelet.root]: path.dirname(kubelet.linkTo) } : {}) },
     now,
     explicit,
-    // The cert dir's files go to <backup>/<its name>/ when it is not the kubeconfig dir itself.
-    backups: { certs: certs !== kubeconfigs ? path.join(backupRoot, path.basename(certs)) : backupRoot, kubeconfigs: backupRoot },
+    // The cert dir's files go to <backup>/<its name>/ when it is not the kubeconfig dir itself; the kubelet's to <backup>/kubelet/.
+    backups: {
+      certs: certs !== kubeconfigs ? path.join(backupRoot, path.basename(certs)) : backupRoot, kubeconfigs: backupRoot,
+      ...(kubelet ? { [kubelet.root]: path.join(backupRoot, 'kubelet') } : {}),
+    },
   });
   // A renewal killed half-way is rolled back before anything is read.
-  if (!options.dryRun) await run.recover(['certs', 'kubeconfigs']);
+  if (!options.dryRun) await run.recover(['certs', 'kubeconfigs', ...(kubelet ? [kubelet.root] : [])]);
 
   // Read and check everything before making anything.
   if (!options.csrOnly) await run.decide(authorityTargets(spec, [...new Set(targets.map(signerOf))]));

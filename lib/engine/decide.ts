@@ -16,7 +16,7 @@ import type { Token, TokenKey } from '../pki/pkcs11.js';
 import type { Observer, Read, ReadCertificate, ReadKey, ReadKubeconfig, Trouble } from './observe.js';
 import { troubleDetail, troubleText } from './observe.js';
 import type { ItemKind, PlanItem, RunRoot } from './plan.js';
-import type { CertTarget, CsrTarget, GeneratedTarget, KeyPairTarget, KubeconfigTarget, RemoveTarget, SignedTarget, Target } from './targets.js';
+import type { CertTarget, CsrTarget, GeneratedTarget, KeyPairTarget, KubeconfigTarget, KubeletClientTarget, RemoveTarget, SignedTarget, Target } from './targets.js';
 
 /** What decide knows of a CA once its target is decided: how it can sign, and its certificate. */
 export interface CAState {
@@ -67,6 +67,8 @@ export interface Material {
   signedElsewhere?: { certPem: string; keyPem: string };
   /** A kubeconfig whose embedded CA certificates alone are rewritten. */
   trustOnly?: true;
+  /** The kubelet's client certificate: where its link pointed (undefined: a plain file). */
+  kubeletLink?: { link?: string };
 }
 
 export type Decision =
@@ -380,7 +382,7 @@ function renewCA(t: CertTarget, item: PlanItem, have: ReadCertificate, ctx: Deci
 }
 
 /** renew: a missing certificate is an error when named, skipped (and said) for "all". */
-function missingForRenew(t: CertTarget | KubeconfigTarget, where: string, ctx: DecideContext): Decision {
+function missingForRenew(t: CertTarget | KubeconfigTarget | KubeletClientTarget, where: string, ctx: DecideContext): Decision {
   return ctx.explicit ? problem(`${where} is missing`) : { kind: 'skip', message: `MISSING! ${t.longName ?? t.name} (${t.name})` };
 }
 
@@ -389,13 +391,15 @@ function missingForRenew(t: CertTarget | KubeconfigTarget, where: string, ctx: D
  * the same subject, SANs and usages as the current certificate, by the CA that
  * signed it (renew --csr-only: for an external CA, whose key need not be here).
  */
-function decideRenewal(t: CertTarget | KubeconfigTarget, item: PlanItem, o: { current: ReadCertificate; writes: string[]; material?: Material }, ctx: DecideContext): Decision {
+function decideRenewal(t: CertTarget | KubeconfigTarget | KubeletClientTarget, item: PlanItem, o: { current: ReadCertificate; writes: string[]; material?: Material }, ctx: DecideContext): Decision {
   const caName = t.kind === 'certificate' ? t.ca! : t.signer;
+  // The kubelet's own file is never part of a rotation's or an external CA's renewal.
+  const k: { csrOnly?: boolean; caSlot?: string; keepSignedBy?: Certificate; renewFrom?: Certificate[] } = t.kind === 'kubelet-client' ? {} : t;
   const facts = o.current.facts;
   const carried = { subject: facts.subject, sans: facts.sans, notAfter: facts.notAfter.toISOString() };
   const withMaterial = o.material ? { material: o.material } : {};
-  if (t.csrOnly) return { kind: 'item', item: { ...item, ...carried, action: 'renew', writes: [] }, ...withMaterial };
-  const ca = ctx.cas.get(t.caSlot ?? caName);
+  if (k.csrOnly) return { kind: 'item', item: { ...item, ...carried, action: 'renew', writes: [] }, ...withMaterial };
+  const ca = ctx.cas.get(k.caSlot ?? caName);
   if (!ca) return { kind: 'skip', message: '' }; // its CA has a problem, reported already
   if (ca.action === 'unusable') return problem(`${t.name}: ${ca.problem}`);
   if (ca.action === 'external') {
@@ -404,10 +408,10 @@ function decideRenewal(t: CertTarget | KubeconfigTarget, item: PlanItem, o: { cu
       : { kind: 'skip', message: `Detected external ${caName}: ${t.name} can't be renewed here (its CA key is kept elsewhere); use --csr-only` };
   }
   // During a rotation the CA's file trusts the other CA too: what it signed is renewed by the one that signs now.
-  if (t.keepSignedBy && o.current.certificate.isSignedBy(t.keepSignedBy)) return { kind: 'skip', message: '' };
-  const from = t.renewFrom ?? [ca.certificate!, ...(ca.partners ?? [])];
+  if (k.keepSignedBy && o.current.certificate.isSignedBy(k.keepSignedBy)) return { kind: 'skip', message: '' };
+  const from = k.renewFrom ?? [ca.certificate!, ...(ca.partners ?? [])];
   if (!from.some((c) => o.current.certificate.isSignedBy(c))) {
-    return problem(t.renewFrom
+    return problem(k.renewFrom
       ? `${t.name}: its certificate is signed by neither CA of the rotation of ${caName} (changed by hand?); restore it from the backups, or move it away and have it re-created with init`
       : `${t.name}: its certificate is not signed by ${caName} (${ca.certWhere}); kubepki will not re-sign it with another CA: restore the right CA, or re-create it with init`);
   }
@@ -561,6 +565,8 @@ function decideKubeconfig(t: KubeconfigTarget, o: Observer, ctx: DecideContext):
     if (read.state === 'missing') return missingForRenew(t, where, ctx);
     const kc = read.value;
     if (!kc.parsed.certPem || !kc.parsed.keyPem) {
+      // Its client certificate file is renewed by a target of its own (the kubelet's layout).
+      if (kc.parsed.certFile && t.allowCertificateFile && t.clientFileRenewed) return { kind: 'skip', message: '' };
       // A kubelet that rotates its own client certificate (kubeadm's layout): "all" leaves it to the kubelet, as kubeadm does.
       if (kc.parsed.certFile && t.allowCertificateFile && !ctx.explicit) {
         return { kind: 'skip', message: `${t.name}: its client certificate is ${kc.parsed.certFile}, which the kubelet rotates itself; skipped` };
@@ -603,6 +609,23 @@ function decideKubeconfig(t: KubeconfigTarget, o: Observer, ctx: DecideContext):
   const server = read.value.parsed.server;
   if (server !== t.server) item.notes.push(`its server is ${server ?? '(none)'}, the description gives ${t.server}`);
   return { kind: 'item', item: { ...item, action: 'keep', uses: [t.file] } };
+}
+
+/**
+ * renew, for the client certificate the kubelet rotates itself: what its link
+ * points at is read (certificate and key), and renewed like any other client
+ * certificate, into a new file the link is moved to.
+ */
+function decideKubeletClient(t: KubeletClientTarget, o: Observer, ctx: DecideContext): Decision {
+  const where = ctx.where(t.root, t.current);
+  const read = o.kubeletClient(t.root, t.current);
+  if (read.state === 'missing') return missingForRenew(t, where, ctx);
+  if (read.state === 'refused') return problem(troubleText(where, read.trouble, ctx.full(t.root, t.current)));
+  const { certificate, key, link } = read.value;
+  if (!key.spki.equals(certificate.facts.spki)) return problem(`${where}: its key does not match its certificate`);
+  if (link !== undefined && o.file(t.root, t.fresh).state !== 'missing') return problem(`${ctx.where(t.root, t.fresh)} exists already; run again in a second`);
+  const item: PlanItem = { ...base(t, 'certificate'), ca: t.signer, profile: PROFILES.client, validity: t.validity, keyAlgorithm: t.keyAlgorithm };
+  return decideRenewal(t, item, { current: certificate, writes: link !== undefined ? [t.fresh, t.current] : [t.current], material: { kubeletLink: link !== undefined ? { link } : {} } }, ctx);
 }
 
 /**
@@ -746,6 +769,7 @@ export function decide(t: Target, o: Observer, ctx: DecideContext): Decision {
     case 'certificate': return decideCertificate(t, o, ctx);
     case 'key-pair': return decideKeyPair(t, o, ctx);
     case 'kubeconfig': return decideKubeconfig(t, o, ctx);
+    case 'kubelet-client': return decideKubeletClient(t, o, ctx);
     case 'generated': return decideGenerated(t, o, ctx);
     case 'signed':
     case 'csr': return decideNew(t, o, ctx);

@@ -12,7 +12,8 @@ import {
   type CAName, type CertEntry, type KubeconfigEntry, type Root,
 } from '../pki/catalog.js';
 import { parsePkcs11Uri } from '../pki/pkcs11-uri.js';
-import type { CertTarget, GeneratedTarget, KeyPairTarget, KubeconfigTarget, Target } from './targets.js';
+import path from 'node:path';
+import type { CertTarget, GeneratedTarget, KeyPairTarget, KubeconfigTarget, KubeletClientTarget, Target } from './targets.js';
 
 /** The description as seen from one node of the inventory. */
 export function nodeSpec(spec: ClusterSpec, node: NodeSpec): ClusterSpec {
@@ -156,6 +157,25 @@ export function renewableTargets(spec: ClusterSpec, keepKey: boolean): (CertTarg
     ...certificatesFor(spec).filter((e) => e.ca).map((e) => certTarget(e, spec, { policy: 'renew', keepKey })),
     ...KUBECONFIGS.map((k) => kubeconfigTarget(k, spec, { policy: 'renew', keepKey })),
   ];
+}
+
+/**
+ * The client certificate the kubelet rotates itself, when kubelet.conf points
+ * at it (`certFile`, absolute, certificate and key in one file): renewed into
+ * kubelet-client-<time>.pem beside it, named as the kubelet names them.
+ */
+export function kubeletClientTarget(spec: ClusterSpec, certFile: string, now: number): KubeletClientTarget {
+  const entry = KUBECONFIGS.find((k) => k.name === 'kubelet.conf')!;
+  const dir = path.dirname(certFile);
+  const d = new Date(now);
+  const p2 = (n: number) => String(n).padStart(2, '0');
+  const fresh = `kubelet-client-${d.getUTCFullYear()}-${p2(d.getUTCMonth() + 1)}-${p2(d.getUTCDate())}-${p2(d.getUTCHours())}-${p2(d.getUTCMinutes())}-${p2(d.getUTCSeconds())}.pem`;
+  return {
+    kind: 'kubelet-client', id: 'kubelet.conf/client-file', name: entry.name, root: `dir:${dir}`, policy: 'renew',
+    current: path.basename(certFile), fresh, linkTo: path.join(dir, fresh), signer: entry.signer,
+    validity: spec.certificateValidity, keyAlgorithm: spec.encryptionAlgorithm, consumers: entry.consumers,
+    longName: `client certificate the kubelet rotates (${certFile})`,
+  };
 }
 
 /**

@@ -128,6 +128,20 @@ export async function make(item: PlanItem, ctx: MakeContext): Promise<Made> {
     }
     case 'remove':
       return { files: target.files.filter((f) => item.writes.includes(f.rel)).map((f) => ({ rel: f.rel, data: '', mode: MODES[f.role], remove: true, step: item.id })) };
+    case 'kubelet-client': {
+      // As the kubelet writes it: the certificate, then its key, in one 0600 file; the link moved to it in the same step.
+      const key = await ctx.pool.take(item.keyAlgorithm as AlgorithmName);
+      const certificate = await certificateFor(item, ctx, key);
+      const data = certificate.pem + key.privateKeyPem;
+      const step = item.id;
+      const linked = ctx.materials.get(item.id)?.kubeletLink?.link !== undefined;
+      return {
+        files: linked
+          ? [{ rel: target.fresh, data, mode: MODES.key, step }, { rel: target.current, data: target.linkTo, mode: MODES.key, symlink: true, replace: true, step }]
+          : [{ rel: target.current, data, mode: MODES.key, replace: true, step }],
+        certificate,
+      };
+    }
     case 'generated':
       return { files: target.files.filter((f) => item.writes.includes(f.rel)).map((f) => file(f.rel, f.data(), f.role, item)) };
     case 'signed': {

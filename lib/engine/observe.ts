@@ -6,7 +6,7 @@
  * read. Existing certificates, keys and kubeconfigs are parsed here, so that
  * the planner (decide.ts) is pure: it judges typed observations, never text.
  */
-import { lstatSync, readFileSync } from 'node:fs';
+import { lstatSync, readlinkSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describeSystemError } from '../errors.js';
 import { parseKubeconfig, type ParsedKubeconfig } from '../kubeconfig/kubeconfig.js';
@@ -72,9 +72,12 @@ export type PathKind = { type: 'file' | 'dir' | 'symlink' | 'other'; mode: numbe
 export interface FileSource {
   stat(file: string): PathKind | undefined;
   read(file: string): Buffer;
+  /** Where a symbolic link points (only the kubelet's client certificate link is read through). */
+  readlink?(file: string): string;
 }
 
 export const DISK: FileSource = {
+  readlink: (file) => readlinkSync(file),
   stat(file) {
     const st = lstatSync(file, { throwIfNoEntry: false });
     if (!st) return undefined;
@@ -200,6 +203,45 @@ export class Observer {
 
   publicKey(root: string, rel: string): Read<KeyObject> {
     return this.parse('pub', root, rel, (data) => parsePublicKeyPem(data));
+  }
+
+  /**
+   * The kubelet's own client certificate (kubelet.conf's client-certificate
+   * when the kubelet rotates it): kubelet-client-current.pem, a symbolic link
+   * to kubelet-client-<time>.pem in the same folder, which holds the
+   * certificate and its key. The one place kubepki reads through a link, as
+   * the kubelet lays it out; a link out of its folder is refused.
+   */
+  kubeletClient(root: string, rel: string): Read<{ link?: string; certificate: ReadCertificate; key: ReadKey }> {
+    const dir = this.dir(root);
+    const full = path.join(dir, rel);
+    let kind: PathKind | undefined;
+    try {
+      kind = this.source.stat(full);
+    } catch (e) {
+      return { state: 'refused', trouble: { code: 'unreadable', reason: describeSystemError(e) } };
+    }
+    if (!kind) return { state: 'missing' };
+    let file = rel;
+    let link: string | undefined;
+    if (kind.type === 'symlink' && this.source.readlink) {
+      try {
+        link = this.source.readlink(full);
+      } catch (e) {
+        return { state: 'refused', trouble: { code: 'unreadable', reason: describeSystemError(e) } };
+      }
+      const to = path.resolve(path.dirname(full), link);
+      if (path.dirname(to) !== path.dirname(full)) return { state: 'refused', trouble: { code: 'not-a-file', what: `a symbolic link out of its folder (to ${link})` } };
+      file = path.relative(dir, to);
+    }
+    const st = this.file(root, file);
+    if (st.state !== 'file') return st.state === 'missing' ? { state: 'refused', trouble: { code: 'not-a-file', what: `a symbolic link to ${link}, which is missing` } } : st;
+    if (st.mode & 0o077) return { state: 'refused', trouble: { code: 'too-open', mode: st.mode } };
+    try {
+      return { state: 'present', value: { ...(link !== undefined ? { link } : {}), certificate: this.readCertificate(st.data, 'single'), key: readPrivateKeyPem(st.data, 'match') } };
+    } catch (e) {
+      return { state: 'refused', trouble: { code: 'unparsable', detail: (e as Error).message } };
+    }
   }
 
   kubeconfig(root: string, rel: string): Read<ReadKubeconfig> {

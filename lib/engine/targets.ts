@@ -110,6 +110,8 @@ export interface KubeconfigTarget extends TargetBase {
   keepSignedBy?: Certificate;
   /** trust: trustPem can be made when deciding, and a kubeconfig that embeds exactly those certificates is kept. */
   settled?: boolean;
+  /** renew: its client certificate is a file the kubelet rotates, renewed by a target of its own (KubeletClientTarget). */
+  clientFileRenewed?: boolean;
 }
 
 export interface GeneratedTarget extends TargetBase {
@@ -136,6 +138,25 @@ export interface RemoveTarget extends TargetBase {
   kind: 'remove';
   policy: 'remove';
   files: { rel: string; role: FileRole }[];
+}
+
+/**
+ * The client certificate the kubelet rotates itself (kubelet.conf pointing at
+ * kubelet-client-current.pem): renewed as the kubelet would, a new
+ * kubelet-client-<time>.pem (certificate and key) and the link moved to it;
+ * a plain file in the link's place is replaced as a file.
+ */
+export interface KubeletClientTarget extends TargetBase {
+  kind: 'kubelet-client';
+  policy: 'renew';
+  /** The link the kubelet reads, and the new file, under the root (the kubelet's folder). */
+  current: string;
+  fresh: string;
+  /** The new file's absolute path: what the link points to (the kubelet writes absolute links). */
+  linkTo: string;
+  signer: CAName;
+  validity: number;
+  keyAlgorithm: AlgorithmName;
 }
 
 /** A certificate for a public key kubepki did not make (certs sign: a node's CSR). */
@@ -169,7 +190,7 @@ export interface CsrTarget extends TargetBase {
   exists?: (where: string) => string;
 }
 
-export type Target = CertTarget | KeyPairTarget | KubeconfigTarget | GeneratedTarget | SignedTarget | CsrTarget | RemoveTarget;
+export type Target = CertTarget | KeyPairTarget | KubeconfigTarget | KubeletClientTarget | GeneratedTarget | SignedTarget | CsrTarget | RemoveTarget;
 
 /** Every path a target writes or reads, relative to its root. */
 export function targetPaths(t: Target): string[] {
@@ -180,6 +201,7 @@ export function targetPaths(t: Target): string[] {
     case 'generated':
     case 'remove': return t.files.map((f) => f.rel);
     case 'kubeconfig': return t.signedElsewhere ? [t.file, t.signedElsewhere.cert, t.signedElsewhere.key] : [t.file];
+    case 'kubelet-client': return [t.current, t.fresh];
     default: return [t.file];
   }
 }

@@ -19,7 +19,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants, closeSync, existsSync, fchmodSync, fsync, open as fsOpen, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { chmod, copyFile, link, mkdir, open, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
+import { chmod, copyFile, link, lstat, mkdir, open, readlink, rename, rm, rmdir, stat, symlink, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { describeSystemError, UserError } from '../errors.js';
 import { MODES } from '../pki/catalog.js';
@@ -40,6 +40,8 @@ export interface NewFile {
   replace?: boolean;
   /** Remove the existing file (a finished CA rotation's old files): it is copied to the backup folder, then unlinked; `data` is unused. */
   remove?: boolean;
+  /** A symbolic link, not a file: `data` is where it points (the kubelet's kubelet-client-current.pem). */
+  symlink?: boolean;
   /**
    * Files of one step (a certificate and its key) are committed by consecutive
    * system calls with nothing in between: the test hook never stops a run inside a step.
@@ -62,7 +64,7 @@ interface Journal {
   mode: 'tree' | 'link';
   /** tree mode: the inode of the staged tree, to recognise it once renamed into place. */
   treeIno?: number;
-  files: { rel: string; staged: string; replace?: boolean; remove?: boolean; ino?: number; mode?: number; step?: string }[];
+  files: { rel: string; staged: string; replace?: boolean; remove?: boolean; symlink?: boolean; ino?: number; mode?: number; step?: string }[];
   createdDirs: string[];
   backupDir?: string;
 }
@@ -125,6 +127,8 @@ async function writeNew(file: string, data: string | Buffer, mode: number): Prom
  * run's (roots.ts makes each run's name unique).
  */
 async function keepCopy(live: string, backup: string): Promise<void> {
+  // A symbolic link is kept as a link to the same place.
+  if ((await lstat(live)).isSymbolicLink()) return symlink(await readlink(live), backup);
   try {
     await link(live, backup);
     return;
@@ -165,9 +169,10 @@ async function sameInode(a: string, b: string): Promise<boolean> {
   }
 }
 
+/** The inode of a path itself (a symbolic link's own, not its target's). */
 async function inodeOf(p: string): Promise<number | undefined> {
   try {
-    return (await stat(p)).ino;
+    return (await lstat(p)).ino;
   } catch {
     return undefined;
   }
@@ -176,7 +181,8 @@ async function inodeOf(p: string): Promise<number | undefined> {
 /** Write and fsync staged copies concurrently (fsyncs dominate otherwise); all settle before an error is raised. */
 async function stageAll(files: readonly (NewFile & { file: string })[]): Promise<void> {
   const results = await Promise.allSettled(files.map(async (f) => {
-    await writeNew(f.file, f.data, f.mode);
+    if (f.symlink) await symlink(String(f.data), f.file);
+    else await writeNew(f.file, f.data, f.mode);
     fault('stage');
   }));
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -196,8 +202,12 @@ async function undo(staging: string, journal: Journal, linked: readonly string[]
       // Put the copy made before the commit back, atomically: over the new file (if it is still in place), or where the removed one was.
       const restore = async () => {
         const tmp = path.join(path.dirname(target), `.${path.basename(target)}.kubepki-restore`);
-        await copyFile(path.join(journal.backupDir!, rel), tmp);
-        if (entry.mode !== undefined) await chmod(tmp, entry.mode);
+        const backup = path.join(journal.backupDir!, rel);
+        if (entry.symlink) await symlink(await readlink(backup), tmp);
+        else {
+          await copyFile(backup, tmp);
+          if (entry.mode !== undefined) await chmod(tmp, entry.mode);
+        }
         await rename(tmp, target);
       };
       if (entry.remove) {
@@ -353,7 +363,7 @@ export class Transaction {
     const base = j.files.length;
     const entries = files.map((f, i) => ({
       rel: f.rel, staged: j.mode === 'tree' ? path.join('tree', f.rel) : String(base + i),
-      ...(f.replace ? { replace: true } : {}), ...(f.remove ? { remove: true } : {}), ...(f.step ? { step: f.step } : {}),
+      ...(f.replace ? { replace: true } : {}), ...(f.remove ? { remove: true } : {}), ...(f.symlink ? { symlink: true } : {}), ...(f.step ? { step: f.step } : {}),
     }));
     j.files.push(...entries);
     if (j.mode === 'tree') {

@@ -11,7 +11,7 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import type { ClusterSpec } from '../config/spec.js';
-import { DISK, externalCAsOnDisk, readRegular, troubleDetail } from '../engine/observe.js';
+import { DISK, Observer, externalCAsOnDisk, readRegular, troubleDetail } from '../engine/observe.js';
 import { describeSystemError } from '../errors.js';
 import { parseKubeconfig } from '../kubeconfig/kubeconfig.js';
 import { Certificate } from '../pki/certificate.js';
@@ -101,8 +101,14 @@ export function collectRows(spec: ClusterSpec): { certificates: Row[]; authoriti
       if (t === undefined) return undefined;
       const kc = parseKubeconfig(t);
       if (kc.certPem) return certificates(kc.certPem, 'single');
-      // A kubelet that rotates its own client certificate: the file its kubeconfig names.
-      if (kc.certFile) return single(path.resolve(path.dirname(file), kc.certFile))();
+      // A kubelet that rotates its own client certificate: the file its kubeconfig names, read through its link as renew reads it.
+      if (kc.certFile) {
+        const own = path.resolve(path.dirname(file), kc.certFile);
+        const r = new Observer({ kubelet: path.dirname(own) }).kubeletClient('kubelet', path.basename(own));
+        if (r.state === 'missing') throw new Error(`its client certificate ${own} is missing`);
+        if (r.state === 'refused') throw new Error(`its client certificate ${own} ${troubleDetail(r.trouble)}`);
+        return [r.value.certificate.certificate];
+      }
       throw new Error('has no client certificate for its current user');
     }));
   }

@@ -91,6 +91,9 @@ export function renderText(certs: readonly Judged[], cas: readonly Judged[]): st
     else if (r.kind === 'ca' && r.status === 'warn') notes.push(`WARNING: CA ${r.name} expires ${expiresText(r.notAfter)} (in ${humanDuration(r.residualMs!)}): plan its rotation, or renew it with the same key (everything it signed stays valid): kubepki ca renew ${r.name}`);
     else notes.push(`${r.status === 'fail' ? 'ERROR' : 'WARNING'}: ${r.name} ${r.reasonCode === 'expired' ? `expired ${expiresText(r.notAfter)}` : r.why}`);
   }
+  // What to run: expired leaves and kubeconfigs come back offline, from the CA files alone.
+  const expired = certs.filter((r) => r.reasonCode === 'expired' && !r.externallyManaged);
+  if (expired.length) notes.push(`${expired.length === certs.length ? 'Every certificate has' : `${expired.length} certificate${expired.length === 1 ? ' has' : 's have'}`} expired: renew them with "kubepki certs renew all" (it needs only the CA files, no running cluster), then restart what reads them`);
   if (notes.length) lines.push('', ...notes);
   return lines.join('\n') + '\n';
 }

@@ -21,7 +21,7 @@
 import type { ExecutionContext } from 'ava';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { kubepki } from './cli.js';
+import { BIN, REPO, kubepki } from './cli.js';
 import {
   EtcdStartError, startEtcdClusterFromArgs,
   type EtcdCluster, type EtcdctlResult, type EtcdMemberSpec,
@@ -130,8 +130,9 @@ export function writeConfig(root: string, nodes: readonly HaNode[]): string {
 export const nodeDirArgs = (n: HaNode): string[] => ['--cert-dir', n.pki, '--kubeconfig-dir', n.root, '--flags-dir', n.flagsDir];
 
 /** Runs `kubepki init` for one node and asserts it exits 0 (its output is logged if not). */
-export async function init(t: ExecutionContext, config: string, n: HaNode): Promise<void> {
-  const r = await kubepki(['init', '--config', config, '--node-name', n.name, ...nodeDirArgs(n)]);
+export async function init(t: ExecutionContext, config: string, n: HaNode, under?: readonly string[]): Promise<void> {
+  const args = ['init', '--config', config, '--node-name', n.name, ...nodeDirArgs(n)];
+  const r = under ? await wrapped(under, args) : await kubepki(args);
   if (r.exitCode !== 0) t.log(`init ${n.name}:\n${r.stdout}\n${r.stderr}`);
   t.is(r.exitCode, 0, `kubepki init for ${n.name} exits 0: ${r.stderr}`);
 }
@@ -154,7 +155,16 @@ export function copyShared(from: HaNode, to: HaNode, opts: CopySharedOptions = {
   }
 }
 
+/** kubepki run under a wrapper command (`faketime -f -400d`), as the cli helper runs it otherwise. */
+async function wrapped(under: readonly string[], args: readonly string[]) {
+  const { execa } = await import('execa');
+  const r = await execa(under[0]!, [...under.slice(1), process.execPath, BIN, ...args], { reject: false, env: {}, cwd: REPO, timeout: 120_000, stdin: 'ignore' });
+  return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
+}
+
 export interface PrepareOptions {
+  /** Run each init under this command (`faketime -f -400d`: a layout issued in the past). */
+  initUnder?: readonly string[];
   /**
    * Also assert what the shared set-up should give (default false): every
    * copied `.key` is 0600, and m1 and m2 use m0's etcd CA but have their own
@@ -197,9 +207,9 @@ export async function prepare(t: ExecutionContext, root: string, opts: PrepareOp
   const config = writeConfig(root, nodes);
 
   const [first, ...others] = nodes;
-  await init(t, config, first!);
+  await init(t, config, first!, opts.initUnder);
   for (const n of others) copyShared(first!, n, opts.checkSharing ? { t } : {});
-  await Promise.all(others.map((n) => init(t, config, n)));
+  await Promise.all(others.map((n) => init(t, config, n, opts.initUnder)));
 
   if (opts.checkSharing) {
     const file = (n: HaNode, rel: string) => readFileSync(path.join(n.pki, rel));
@@ -233,6 +243,8 @@ export interface StartHaEtcdOptions extends PrepareOptions {
   argvs?: (nodes: readonly HaNode[]) => string[][];
   /** How m0's etcdctl.env (whose TLS files are used to poll readiness) is read. */
   envFile?: ReadEnvFileOptions;
+  /** Run once the nodes are prepared, before the members start (renew an expired layout). */
+  beforeStart?: (prepared: Prepared) => Promise<void>;
 }
 
 export interface HaEtcd extends Prepared {
@@ -252,8 +264,9 @@ export async function startHaEtcd(t: ExecutionContext, dir: string, opts: StartH
   let prepared: Prepared = { nodes: [], config: '' };
   let cluster: EtcdCluster | undefined;
   for (let attempt = 1; !cluster; attempt++) {
-    prepared = await prepare(t, path.join(dir, `attempt-${attempt}`), { checkSharing: opts.checkSharing });
+    prepared = await prepare(t, path.join(dir, `attempt-${attempt}`), { ...(opts.checkSharing !== undefined ? { checkSharing: opts.checkSharing } : {}), ...(opts.initUnder ? { initUnder: opts.initUnder } : {}) });
     const { nodes } = prepared;
+    if (opts.beforeStart) await opts.beforeStart(prepared);
     const argvs = argvsOf(nodes);
     const env0 = readEnvFile(t, path.join(nodes[0]!.flagsDir, 'etcdctl.env'), opts.envFile);
     const specs = nodes.map((n, i): EtcdMemberSpec => ({ args: argvs[i]!, logFile: n.logFile }));
