@@ -3,6 +3,7 @@
  * cluster) with the CA embedded, one user named after the client certificate's
  * CN with certificate and key embedded, and the context "<user>@<cluster>".
  */
+import { readPlainYaml } from './fast-yaml.js';
 import { parseDocument, stringify, type Document } from 'yaml';
 import type { ClusterSpec } from '../config/spec.js';
 import { joinHostPort, splitHostPort } from '../net.js';
@@ -57,7 +58,7 @@ export interface ParsedKubeconfig {
   certFile?: string;
   keyPem?: string;
   keyFile?: string;
-  /** The YAML document it was read from: replaceClientCredentials edits it without parsing the text again. */
+  /** The YAML document it was read from, when the yaml library read it: replaceClientCredentials edits it without parsing the text again. */
   document?: Document;
 }
 
@@ -67,14 +68,17 @@ const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
 
 /** The current context's cluster and user of a kubeconfig file. */
 export function parseKubeconfig(text: string): ParsedKubeconfig {
-  let doc: unknown;
-  let document: Document;
-  try {
-    document = parseDocument(text);
-    if (document.errors.length) throw document.errors[0]!;
-    doc = document.toJS();
-  } catch (e) {
-    throw new KubeconfigError(`is not valid YAML (${(e as Error).message.split('\n')[0]})`);
+  // The plain shape kubeconfigs are written in is read directly (fast-yaml.ts); anything else by the yaml library.
+  let doc: unknown = readPlainYaml(text);
+  let document: Document | undefined;
+  if (doc === undefined) {
+    try {
+      document = parseDocument(text);
+      if (document.errors.length) throw document.errors[0]!;
+      doc = document.toJS();
+    } catch (e) {
+      throw new KubeconfigError(`is not valid YAML (${(e as Error).message.split('\n')[0]})`);
+    }
   }
   if (typeof doc !== 'object' || doc === null) throw new KubeconfigError('is not a kubeconfig (no YAML mapping)');
   const d = doc as Record<string, unknown>;
@@ -87,7 +91,7 @@ export function parseKubeconfig(text: string): ParsedKubeconfig {
   const cluster = find(d.clusters, str(context.cluster))?.cluster as Record<string, unknown> | undefined;
   const user = find(d.users, str(context.user))?.user as Record<string, unknown> | undefined;
   const out: ParsedKubeconfig = {};
-  Object.defineProperty(out, 'document', { value: document, enumerable: false });
+  if (document) Object.defineProperty(out, 'document', { value: document, enumerable: false });
   if (cluster) {
     out.server = str(cluster.server);
     out.caPem = decode(cluster['certificate-authority-data']);
