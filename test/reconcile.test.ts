@@ -6,7 +6,7 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import { execa } from 'execa';
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
 import { kubepki, openssl, scratch, snapshot } from './helpers/cli.js';
@@ -95,10 +95,14 @@ test('a SAN added to certSANs and a new controlPlaneEndpoint: the dry run names 
   t.regex(dry.stdout, /^4 to change, \d+ match the description\. Dry run: nothing was written\.$/m);
   t.deepEqual(tree(root), before, 'a dry run writes nothing');
 
-  const r = await reconcile(config);
+  const log = path.join(path.dirname(root), `${path.basename(root)}-restarts.log`);
+  t.teardown(() => rmSync(log, { force: true }));
+  const r = await reconcile(config, '--restart', '--restart-command', `echo {component} >> ${log}`);
   t.is(r.exitCode, 0, r.stderr);
   t.regex(r.stdout, /^\[reconcile\] apiserver: SANs \+DNS:lb\.example\.com \+IP:10\.0\.0\.50$/m);
-  t.regex(r.stdout, /^\[reconcile\] Done\. You must restart kube-apiserver, kubelet so that they use what changed/m);
+  // Only what reads what changed is restarted, one at a time, in the catalog's order.
+  t.deepEqual(readFileSync(log, 'utf8').trim().split('\n'), ['kube-apiserver', 'kubelet']);
+  t.regex(r.stdout, /^\[restart\] kube-apiserver: restarted$/m);
   t.deepEqual(changedFiles(before, tree(root)), ['admin.conf', 'kubelet.conf', 'pki/apiserver.crt', 'pki/apiserver.key', 'super-admin.conf']);
   t.regex(await x509(path.join(pki, 'apiserver.crt'), '-ext', 'subjectAltName'), /DNS:lb\.example\.com.*IP Address:10\.0\.0\.50/s);
   await verifies(t, path.join(pki, 'ca.crt'), path.join(pki, 'apiserver.crt'));
