@@ -8,13 +8,12 @@ import { ExitCode, UserError } from './errors.js';
 import type { FlagFormat } from './components/flags.js';
 import type { OutputFormat } from './output.js';
 import { ALGORITHM_NAMES } from './pki/algorithms.js';
+import { versionInfo, versionLine } from './version.js';
 import { FLAG_FIELDS } from './config/table.js';
 import {
   BOOTSTRAP_KUBECONFIG, BOOTSTRAP_TOKEN_SECRETS, CA_NAMES, FLAG_COMPONENTS, ROTATABLE, NODE_BUNDLES, TOKEN_FILE, renewableNames, userKubeconfigFile,
 } from './pki/catalog.js';
 
-/** package.json's version, put in by the build (scripts/build.mjs). */
-declare const __KUBEPKI_VERSION__: string | undefined;
 
 const OUTPUT_FORMATS = ['text', 'json', 'yaml'] as const satisfies readonly OutputFormat[];
 // Type-checked against the modules that own them; spelled here so that start-up loads neither.
@@ -250,12 +249,22 @@ cli
       (argv) => run(async () => (await import('./commands/bootstrap-kubeconfig.js')).runBootstrapKubeconfig(argv as never)),
     ).demandCommand(1, 'Name a kubeconfig command (user, bootstrap).'),
   )
+  .command(
+    'version',
+    'This kubepki\'s version, the git commit it was built from, and the Node.js it runs on',
+    (y) => y.option('output', { alias: 'o', choices: OUTPUT_FORMATS, default: 'text' as const, describe: 'Output format' }),
+    (argv) => run(async () => {
+      if (argv.output === 'text') process.stdout.write(`${versionLine()}\n`);
+      else (await import('./output.js')).printData(argv.output, versionInfo());
+      return 0;
+    }),
+  )
   .demandCommand(1, 'Name a command.')
   .recommendCommands()
   .strict()
   .help()
   .alias('help', 'h')
-  .version(typeof __KUBEPKI_VERSION__ === 'string' ? __KUBEPKI_VERSION__ : 'unknown')
+  .version(versionLine())
   .wrap(Math.min(120, process.stdout.columns ?? 100))
   .fail((message, error) => {
     // Command handlers report their own errors (run); what reaches here is the command line's.

@@ -25,6 +25,14 @@ try {
 }
 const esbuild = await import('esbuild');
 const { version } = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
+// The commit `kubepki version` reports: KUBEPKI_COMMIT when the build is not in a git checkout (a release tarball).
+const commit = process.env.KUBEPKI_COMMIT || (() => {
+  try {
+    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim() || 'unknown';
+  } catch {
+    return 'unknown';
+  }
+})();
 const bundle = path.join(next, 'bundle', 'kubepki.cjs');
 await esbuild.build({
   entryPoints: [path.join(root, 'lib/cli.ts')],
@@ -48,7 +56,7 @@ await esbuild.build({
   // loading it), and string-width, whose top level costs 10-20 ms, for help
   // text only (deferred to its first call). See lib/shims/.
   alias: { assert: path.join(root, 'lib/shims/assert.ts'), 'string-width': path.join(root, 'lib/shims/string-width.ts') },
-  define: { 'import.meta.url': '__kubepkiImportMetaUrl', __KUBEPKI_VERSION__: JSON.stringify(version) },
+  define: { 'import.meta.url': '__kubepkiImportMetaUrl', __KUBEPKI_VERSION__: JSON.stringify(version), __KUBEPKI_COMMIT__: JSON.stringify(commit) },
 });
 
 // V8's code cache: the bundle's functions compiled once, here, by running the

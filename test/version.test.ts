@@ -1,0 +1,39 @@
+/**
+ * kubepki version and --version: the version from package.json, the git
+ * commit the build was made from (git's own answer, not the code's), the
+ * Node.js it runs on; -o json and -o yaml.
+ */
+import test from 'ava';
+import { execa } from 'execa';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse } from 'yaml';
+import { REPO, kubepki } from './helpers/cli.js';
+
+const version = (JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
+
+async function commit(): Promise<string> {
+  const r = await execa('git', ['rev-parse', 'HEAD'], { cwd: REPO, reject: false });
+  return r.exitCode === 0 ? r.stdout.trim() : 'unknown';
+}
+
+test('kubepki version and --version print the version, the commit built from and the Node.js inside', async (t) => {
+  const line = `kubepki ${version} (commit ${await commit()}, node ${process.version}, ${process.platform}-${process.arch})`;
+  for (const args of [['version'], ['--version']]) {
+    const r = await kubepki(args);
+    t.is(r.exitCode, 0, r.stderr);
+    t.is(r.stdout.trim(), line, args.join(' '));
+  }
+});
+
+test('kubepki version -o json | yaml: the same, as data', async (t) => {
+  const want = { version, commit: await commit(), node: process.version, platform: `${process.platform}-${process.arch}` };
+  const json = await kubepki(['version', '-o', 'json']);
+  t.is(json.exitCode, 0, json.stderr);
+  t.deepEqual(JSON.parse(json.stdout), want);
+  const yaml = await kubepki(['version', '-o', 'yaml']);
+  t.deepEqual(parse(yaml.stdout), want);
+  const bad = await kubepki(['version', '-o', 'xml']);
+  t.is(bad.exitCode, 2);
+  t.regex(bad.stderr, /Invalid values:[\s\S]*output/);
+});
