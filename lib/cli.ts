@@ -259,6 +259,7 @@ cli
       return 0;
     }),
   )
+  .completion('completion', 'Print a shell completion script: bash, or zsh when $SHELL is zsh (kubepki completion >> ~/.bashrc)')
   .demandCommand(1, 'Name a command.')
   .recommendCommands()
   .strict()

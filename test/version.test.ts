@@ -37,3 +37,29 @@ test('kubepki version -o json | yaml: the same, as data', async (t) => {
   t.is(bad.exitCode, 2);
   t.regex(bad.stderr, /Invalid values:[\s\S]*output/);
 });
+
+test('kubepki completion: a bash script that completes commands through kubepki itself, in a real bash; zsh when $SHELL is zsh', async (t) => {
+  const { mkdtempSync, rmSync, writeFileSync, chmodSync } = await import('node:fs');
+  const os = await import('node:os');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'kubepki-completion-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // `kubepki` on PATH, as an installed one would be.
+  writeFileSync(path.join(dir, 'kubepki'), `#!/bin/sh\nexec ${process.execPath} ${path.join(REPO, 'bin/kubepki.cjs')} "$@"\n`);
+  chmodSync(path.join(dir, 'kubepki'), 0o755);
+  const script = await kubepki(['completion']);
+  t.is(script.exitCode, 0, script.stderr);
+  t.regex(script.stdout, /complete -o bashdefault -o default -F _kubepki_yargs_completions kubepki/);
+  writeFileSync(path.join(dir, 'kubepki.bash'), script.stdout);
+  const complete = (line: string) => execa('bash', ['-c', [
+    `source ${path.join(dir, 'kubepki.bash')}`,
+    `COMP_LINE=${JSON.stringify(line)}; COMP_WORDS=(${line}); COMP_CWORD=$(( \${#COMP_WORDS[@]} - 1 )); COMP_POINT=\${#COMP_LINE}`,
+    '_kubepki_yargs_completions', 'printf "%s\\n" "${COMPREPLY[@]}"',
+  ].join('\n')], { env: { PATH: `${dir}:/usr/bin:/bin` }, reject: false });
+  const certs = await complete('kubepki certs re');
+  t.is(certs.exitCode, 0, certs.stderr);
+  t.deepEqual(certs.stdout.trim().split('\n').sort(), ['reconcile', 'renew']);
+  const top = await complete('kubepki ver');
+  t.deepEqual(top.stdout.trim().split('\n'), ['version']);
+  const zsh = await kubepki(['completion'], { env: { SHELL: '/bin/zsh' } });
+  t.regex(zsh.stdout, /^#compdef kubepki$/m);
+});
