@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { executableAsset, thisKubepki } from '../sea.js';
 import Mustache from 'mustache';
 import type { ClusterSpec } from '../config/spec.js';
 import { UserError, describeSystemError } from '../errors.js';
@@ -43,6 +44,11 @@ export interface RenderOptions {
 
 function readTemplate(name: string, templatesDir: string | undefined): { file: string; text: string } {
   const own = templatesDir ? path.join(templatesDir, name) : undefined;
+  if (!(own && existsSync(own))) {
+    // The single executable carries the shipped templates as assets.
+    const text = executableAsset(`templates/${name}`);
+    if (text !== undefined) return { file: `templates/${name} (inside this executable)`, text };
+  }
   const file = own && existsSync(own) ? own : path.join(packageRoot(), 'templates', name);
   try {
     return { file, text: readFileSync(file, 'utf8') };
@@ -96,7 +102,7 @@ function renewArgs(options: RenderOptions): string[] {
 }
 
 export function renderRenewUnit(name: string, options: RenderOptions): string {
-  const kubepki = options.kubepki ?? [process.execPath, path.resolve(process.argv[1] ?? 'kubepki')];
+  const kubepki = options.kubepki ?? thisKubepki().map((p) => path.resolve(p));
   return fill(name, options, RENEW_PLACEHOLDERS, {
     unit: name, kubepki: kubepki.map(execWord).join(' '), renewArgs: renewArgs(options).map(execWord).join(' '),
     window: SCHEDULED_RENEWAL.window, randomizedDelay: SCHEDULED_RENEWAL.randomizedDelay,

@@ -20,6 +20,7 @@ import type { Pkcs11Uri } from './pkcs11-uri.js';
 import type { KeySigner } from './signer.js';
 import { UserError } from '../errors.js';
 import { readRegular, troubleDetail } from '../engine/observe.js';
+import { inExecutable } from '../sea.js';
 
 type Binding = typeof import('pkcs11js');
 type Handle = Buffer;
@@ -34,6 +35,8 @@ function load(): Binding {
       // The native addon is built at install time (node-gyp); require() it from this package's node_modules.
       binding = createRequire(import.meta.url)('pkcs11js') as Binding;
     } catch (e) {
+      // The single executable holds no native addons.
+      if (inExecutable()) throw new TokenError('the single executable cannot load the PKCS#11 binding (pkcs11js is a native addon): for CA keys in a token, use kubepki installed with npm');
       throw new TokenError(`the PKCS#11 binding (npm package pkcs11js) cannot be loaded: ${(e as Error).message.split('\n')[0]}; reinstall kubepki with the build tools (g++, make, python3) present`);
     }
   }
