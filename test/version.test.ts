@@ -12,13 +12,24 @@ import { REPO, kubepki } from './helpers/cli.js';
 
 const version = (JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
 
-async function commit(): Promise<string> {
-  const r = await execa('git', ['rev-parse', 'HEAD'], { cwd: REPO, reject: false });
-  return r.exitCode === 0 ? r.stdout.trim() : 'unknown';
+/**
+ * The commit the build reports, checked with git itself: a commit of this
+ * repository's history up to HEAD (HEAD in a fresh clone, which npm test
+ * builds first; an earlier one when dist/ was built before the last commit).
+ */
+async function commit(t: import('ava').ExecutionContext): Promise<string> {
+  const reported = JSON.parse((await kubepki(['version', '-o', 'json'])).stdout).commit as string;
+  if ((await execa('git', ['rev-parse', 'HEAD'], { cwd: REPO, reject: false })).exitCode !== 0) {
+    t.is(reported, 'unknown', 'outside a git checkout the commit is unknown');
+    return reported;
+  }
+  t.regex(reported, /^[0-9a-f]{40}$/);
+  t.is((await execa('git', ['merge-base', '--is-ancestor', reported, 'HEAD'], { cwd: REPO, reject: false })).exitCode, 0, `${reported} is a commit of this repository, HEAD or before it`);
+  return reported;
 }
 
 test('kubepki version and --version print the version, the commit built from and the Node.js inside', async (t) => {
-  const line = `kubepki ${version} (commit ${await commit()}, node ${process.version}, ${process.platform}-${process.arch})`;
+  const line = `kubepki ${version} (commit ${await commit(t)}, node ${process.version}, ${process.platform}-${process.arch})`;
   for (const args of [['version'], ['--version']]) {
     const r = await kubepki(args);
     t.is(r.exitCode, 0, r.stderr);
@@ -27,7 +38,7 @@ test('kubepki version and --version print the version, the commit built from and
 });
 
 test('kubepki version -o json | yaml: the same, as data', async (t) => {
-  const want = { version, commit: await commit(), node: process.version, platform: `${process.platform}-${process.arch}` };
+  const want = { version, commit: await commit(t), node: process.version, platform: `${process.platform}-${process.arch}` };
   const json = await kubepki(['version', '-o', 'json']);
   t.is(json.exitCode, 0, json.stderr);
   t.deepEqual(JSON.parse(json.stdout), want);
