@@ -355,3 +355,23 @@ test('a relative --cert-dir gives absolute paths in flags, kubeconfig references
   const printed = await kubepki(['flags', 'etcd', '--cert-dir', 'pki', ...NODE], { cwd: root });
   t.regex(printed.stdout, new RegExp(`^--cert-file=${path.join(root, 'pki', 'etcd', 'server.crt')}$`, 'm'));
 });
+
+test('CIS flags: --profiling=false (1.2.15, 1.3.2, 1.4.1), --service-account-extend-token-expiration=false (1.2.30), strong TLS suites for the API server and the kubelet (1.2.29, 4.2.12)', async (t) => {
+  const { dirs } = await cluster(t);
+  const api = readFlags(path.join(dirs.flags, 'kube-apiserver.flags'));
+  for (const c of ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler']) t.is(readFlags(path.join(dirs.flags, `${c}.flags`)).get('--profiling'), 'false', c);
+  t.is(api.get('--service-account-extend-token-expiration'), 'false');
+  // CIS 1.2.29's list of strong suites (as kube-bench checks them), written here, not taken from the code.
+  const strong = new Set([
+    'TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256',
+    'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256', 'TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384', 'TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305',
+    'TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256', 'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256', 'TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384',
+    'TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305', 'TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256',
+  ]);
+  const suites = api.get('--tls-cipher-suites')?.split(',') ?? [];
+  t.true(suites.length >= 6, suites.join(','));
+  t.deepEqual(suites.filter((s) => !strong.has(s)), [], 'only strong suites');
+  for (const needed of ['TLS_AES_128_GCM_SHA256', 'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256', 'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256']) t.true(suites.includes(needed), needed);
+  const kubelet = parse(readFileSync(path.join(dirs.flags, 'kubelet-config.yaml'), 'utf8')) as { tlsCipherSuites?: string[] };
+  t.deepEqual(kubelet.tlsCipherSuites, suites, 'the kubelet offers the same suites');
+});

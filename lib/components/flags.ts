@@ -82,6 +82,16 @@ function signingPath(f: { consumer: Consumer; path: string; entry: string }, ctx
 }
 
 const TLS_MIN = 'VersionTLS12';
+/**
+ * The TLS suites the API server and the kubelet offer (CIS 1.2.29, 4.2.12):
+ * TLS 1.3's, then TLS 1.2's with ECDHE and AES-GCM or ChaCha20-Poly1305 only
+ * (no CBC, RC4, 3DES or static RSA key exchange), in Go's names.
+ */
+export const STRONG_CIPHER_SUITES = [
+  'TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256',
+  'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256', 'TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384', 'TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256',
+  'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256', 'TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384', 'TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256',
+] as const;
 
 export const thisMember = (spec: ClusterSpec): EtcdMember => spec.etcd.members.find((m) => m.name === spec.nodeName)!;
 const clientURL = (m: EtcdMember) => `https://${joinHostPort(m.address, m.clientPort)}`;
@@ -119,6 +129,10 @@ function settings(component: ServiceComponent, ctx: FlagContext): Flag[] {
         ['--enable-admission-plugins', 'NodeRestriction'],
         ['--allow-privileged', 'true'],
         ['--tls-min-version', TLS_MIN],
+        ['--tls-cipher-suites', STRONG_CIPHER_SUITES.join(',')],
+        // CIS 1.2.15 and 1.2.30: no profiling endpoint; service-account tokens live as long as they say.
+        ['--profiling', 'false'],
+        ['--service-account-extend-token-expiration', 'false'],
         ['--kubelet-preferred-address-types', 'InternalIP,ExternalIP,Hostname'],
         ['--requestheader-allowed-names', frontProxyClient],
         ['--requestheader-username-headers', 'X-Remote-User'],
@@ -142,12 +156,14 @@ function settings(component: ServiceComponent, ctx: FlagContext): Flag[] {
         ['--service-cluster-ip-range', spec.serviceSubnets.join(',')],
         ...(spec.caKeys.ca ? [] : [['--cluster-signing-duration', durationHours(spec.certificateValidity)] as const]),
         ['--tls-min-version', TLS_MIN],
+        ['--profiling', 'false'], // CIS 1.3.2
       ];
     case 'kube-scheduler':
       return [
         ['--bind-address', '127.0.0.1'],
         ['--leader-elect', 'true'],
         ['--tls-min-version', TLS_MIN],
+        ['--profiling', 'false'], // CIS 1.4.1
       ];
     case 'kubelet':
       return [['--config', kubeletConfigPath(spec)]];
@@ -200,6 +216,7 @@ export function kubeletConfiguration(ctx: FlagContext): Record<string, unknown> 
     rotateCertificates: true,
     serverTLSBootstrap: false,
     tlsMinVersion: TLS_MIN,
+    tlsCipherSuites: [...STRONG_CIPHER_SUITES],
     clusterDomain: spec.dnsDomain,
     clusterDNS: spec.serviceSubnets.map((c) => nthAddress(c, 10)!).slice(0, 1),
     healthzBindAddress: '127.0.0.1',
