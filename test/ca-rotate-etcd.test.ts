@@ -25,6 +25,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, statSync,
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { kubepki, openssl, scratch, type Run } from './helpers/cli.js';
+import { loop } from './helpers/loop.js';
 import { etcdctl, type EtcdctlResult } from './helpers/etcd.js';
 import { describe, nodeDirArgs, startHaEtcd, type HaNode } from './helpers/ha-etcd.js';
 
@@ -111,36 +112,6 @@ async function snapshotClient(pki: string, dest: string): Promise<{ tls: ClientT
     }
   }
   throw new Error(`no consistent apiserver-etcd-client certificate, key and etcd CA bundle in ${pki} after 50 reads: ${why}`);
-}
-
-// ---------------------------------------------------------------------------
-// background loops (as in renew-live.test.ts)
-
-interface Loop<T> {
-  results: T[];
-  stop(): Promise<T[]>;
-}
-
-/** Runs `step` every `intervalMs` until stopped or `maxMs` passed; each step is itself bounded. */
-function loop<T>(intervalMs: number, maxMs: number, step: (i: number) => Promise<T>): Loop<T> {
-  const results: T[] = [];
-  let stopped = false;
-  const deadline = Date.now() + maxMs;
-  const done = (async () => {
-    for (let i = 0; !stopped && Date.now() < deadline; i++) {
-      const t0 = Date.now();
-      results.push(await step(i));
-      await sleep(Math.max(0, intervalMs - (Date.now() - t0)));
-    }
-  })();
-  return {
-    results,
-    stop: async () => {
-      stopped = true;
-      await done;
-      return results;
-    },
-  };
 }
 
 interface Retry {

@@ -15,9 +15,9 @@
 import test from 'ava';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { kubepki, scratch } from './helpers/cli.js';
+import { loop } from './helpers/loop.js';
 import { etcdctl } from './helpers/etcd.js';
 import { describe, nodeDirArgs, readEnvFile, startHaEtcd, type HaNode } from './helpers/ha-etcd.js';
 import { LOOPBACK } from './helpers/ports.js';
@@ -110,35 +110,6 @@ interface Op {
   error?: string;
 }
 
-interface Loop<T> {
-  results: T[];
-  stop(): Promise<T[]>;
-}
-
-/**
- * Runs `step` every `intervalMs` until stopped or `maxMs` passed (whichever
- * comes first); each step is itself bounded by etcdctl's timeouts.
- */
-function loop<T>(intervalMs: number, maxMs: number, step: (i: number) => Promise<T>): Loop<T> {
-  const results: T[] = [];
-  let stopped = false;
-  const deadline = Date.now() + maxMs;
-  const done = (async () => {
-    for (let i = 0; !stopped && Date.now() < deadline; i++) {
-      const t0 = Date.now();
-      results.push(await step(i));
-      await sleep(Math.max(0, intervalMs - (Date.now() - t0)));
-    }
-  })();
-  return {
-    results,
-    stop: async () => {
-      stopped = true;
-      await done;
-      return results;
-    },
-  };
-}
 
 // ---------------------------------------------------------------------------
 
