@@ -5,7 +5,7 @@
  * kubeadm's identities, units pass systemd-analyze.
  */
 import test from 'ava';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { parse } from 'yaml';
@@ -45,6 +45,8 @@ test('every file an emitted flag or kubelet setting names exists, and every cert
     for (const [flag, value] of flags) {
       // Written by `kubepki kubeconfig bootstrap` for joining nodes, not by init (test/bootstrap.test.ts).
       if (component === 'kubelet' && flag === '--bootstrap-kubeconfig') continue;
+      // Written by the API server; its folder is made by the unit (test/units below).
+      if (flag === '--audit-log-path') continue;
       if (value.startsWith('/')) {
         t.true(existsSync(value), `${component} ${flag}=${value} exists`);
         checkedFiles++;
@@ -374,4 +376,38 @@ test('CIS flags: --profiling=false (1.2.15, 1.3.2, 1.4.1), --service-account-ext
   for (const needed of ['TLS_AES_128_GCM_SHA256', 'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256', 'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256']) t.true(suites.includes(needed), needed);
   const kubelet = parse(readFileSync(path.join(dirs.flags, 'kubelet-config.yaml'), 'utf8')) as { tlsCipherSuites?: string[] };
   t.deepEqual(kubelet.tlsCipherSuites, suites, 'the kubelet offers the same suites');
+});
+
+test('CIS modes and audit log: flag, env, kubelet-config, audit-policy and unit files 0600 (1.1.1-1.1.8, 4.1.1, 4.1.9); audit flags (1.2.16-1.2.19); the units make the etcd data dir and the audit folder 0700 (1.1.11)', async (t) => {
+  const root = scratch(t);
+  const dataDir = path.join(root, 'etcd-data');
+  const config = path.join(root, 'cluster.yaml');
+  writeFileSync(config, `apiVersion: kubepki.dev/v1alpha1\nkind: Cluster\ncertificates:\n  dir: ${root}/pki\n  encryptionAlgorithm: ECDSA-P256\netcd:\n  dataDir: ${dataDir}\n`);
+  t.is((await kubepki(['init', '--config', config, ...NODE])).exitCode, 0);
+  const units = path.join(root, 'units');
+  t.is((await kubepki(['render', 'systemd', '--config', config, ...NODE, '--out', units])).exitCode, 0);
+  const files = [...readdirSync(path.join(root, 'flags')).map((f) => path.join(root, 'flags', f)), ...readdirSync(units).map((f) => path.join(units, f))];
+  t.true(files.length >= 20, files.join(' '));
+  for (const f of files) t.is((statSync(f).mode & 0o777).toString(8), '600', f);
+  const api = readFlags(path.join(root, 'flags', 'kube-apiserver.flags'));
+  t.is(api.get('--audit-log-path'), '/var/log/kubernetes/audit/audit.log');
+  t.is(api.get('--audit-log-maxage'), '30');
+  t.is(api.get('--audit-log-maxbackup'), '10');
+  t.is(api.get('--audit-log-maxsize'), '100');
+  t.is(api.get('--audit-policy-file'), path.join(root, 'flags', 'audit-policy.yaml'));
+  // Metadata for everything: no request or response body, so no Secret, reaches the log.
+  const policy = parse(readFileSync(api.get('--audit-policy-file')!, 'utf8')) as { apiVersion: string; kind: string; rules: { level: string }[] };
+  t.is(policy.apiVersion, 'audit.k8s.io/v1');
+  t.is(policy.kind, 'Policy');
+  t.deepEqual(policy.rules.map((r) => r.level), ['Metadata']);
+  t.regex(readFileSync(path.join(units, 'kube-apiserver.service'), 'utf8'), /^ExecStartPre=\/usr\/bin\/install -d -m 0700 \/var\/log\/kubernetes\/audit$/m);
+  // The etcd unit's ExecStartPre, run as written, makes the data dir 0700, and narrows one that is there.
+  const pre = /^ExecStartPre=(.*)$/m.exec(readFileSync(path.join(units, 'etcd.service'), 'utf8'))?.[1] ?? '';
+  t.is(pre, `/usr/bin/install -d -m 0700 ${dataDir}`);
+  await execa('/bin/sh', ['-c', pre]);
+  t.is((statSync(dataDir).mode & 0o777).toString(8), '700');
+  chmodSync(dataDir, 0o755);
+  await execa('/bin/sh', ['-c', pre]);
+  t.is((statSync(dataDir).mode & 0o777).toString(8), '700');
+  t.is(readFlags(path.join(root, 'flags', 'etcd.flags')).get('--data-dir'), dataDir);
 });

@@ -253,7 +253,7 @@ test('on an empty cert dir init creates every target, CAs first, each writing al
   t.like(item('sa'), { kind: 'key-pair', writes: ['sa.key', 'sa.pub'] });
   for (const name of KUBECONFIG_NAMES) t.like(item(name), { kind: 'kubeconfig', root: 'kubeconfigs', writes: [name], ca: 'ca' }, name);
   t.deepEqual(item('kubelet.conf').subject, { cn: 'system:node:cp-1', o: ['system:nodes'] });
-  t.deepEqual(item('flags/kube-apiserver').writes, ['kube-apiserver.flags', 'kube-apiserver.env']);
+  t.deepEqual(item('flags/kube-apiserver').writes, ['kube-apiserver.flags', 'kube-apiserver.env', 'audit-policy.yaml']);
   t.deepEqual(item('flags/kubelet').writes, ['kubelet.flags', 'kubelet.env', 'kubelet-config.yaml']);
   t.deepEqual(item('flags/etcdctl').writes, ['etcdctl.env']);
   t.true(items.filter((i) => i.id.startsWith('flags/')).every((i) => i.kind === 'flags' && i.root === 'flags'));

@@ -9,7 +9,7 @@ import type { ClusterSpec, EtcdMember } from '../config/spec.js';
 import { UserError } from '../errors.js';
 import { joinHostPort, nthAddress } from '../net.js';
 import {
-  BOOTSTRAP_KUBECONFIG, CERTIFICATES, KEY_PAIRS, KUBECONFIGS, KUBELET_CONFIG, certPath, findEntry, keyPath, rotationFiles,
+  AUDIT_LOG, AUDIT_POLICY, BOOTSTRAP_KUBECONFIG, CERTIFICATES, KEY_PAIRS, KUBECONFIGS, KUBELET_CONFIG, certPath, findEntry, keyPath, rotationFiles,
   type CAName, type RotationPhase, type Component, type Consumer, type GeneratedEntry, type ServiceComponent,
 } from '../pki/catalog.js';
 
@@ -29,6 +29,16 @@ export interface FlagContext {
 
 /** Where the kubelet's configuration file goes: next to the flag files. */
 export const kubeletConfigPath = (spec: ClusterSpec) => path.join(spec.flagsDir, KUBELET_CONFIG.file);
+/** Where the API server's audit policy goes: next to the flag files. */
+export const auditPolicyPath = (spec: ClusterSpec) => path.join(spec.flagsDir, AUDIT_POLICY.file);
+
+/** The audit policy kubepki writes: Metadata for every request, no bodies (so no secret) in the log; RequestReceived left out (each request once). */
+export const AUDIT_POLICY_DOCUMENT = {
+  apiVersion: 'audit.k8s.io/v1',
+  kind: 'Policy',
+  omitStages: ['RequestReceived'],
+  rules: [{ level: 'Metadata' }],
+} as const;
 
 /**
  * Every consumer of every catalog file, with the absolute path it names. With
@@ -133,6 +143,12 @@ function settings(component: ServiceComponent, ctx: FlagContext): Flag[] {
         // CIS 1.2.15 and 1.2.30: no profiling endpoint; service-account tokens live as long as they say.
         ['--profiling', 'false'],
         ['--service-account-extend-token-expiration', 'false'],
+        // CIS 1.2.16-1.2.19: an audit log, kept 30 days in 10 files of 100 MB.
+        ['--audit-policy-file', auditPolicyPath(spec)],
+        ['--audit-log-path', AUDIT_LOG.path],
+        ['--audit-log-maxage', String(AUDIT_LOG.maxAge)],
+        ['--audit-log-maxbackup', String(AUDIT_LOG.maxBackup)],
+        ['--audit-log-maxsize', String(AUDIT_LOG.maxSize)],
         ['--kubelet-preferred-address-types', 'InternalIP,ExternalIP,Hostname'],
         ['--requestheader-allowed-names', frontProxyClient],
         ['--requestheader-username-headers', 'X-Remote-User'],
@@ -264,6 +280,7 @@ export function flagFileContent(entry: GeneratedEntry, ctx: FlagContext): string
     case 'env': return formatFlags(entry.component!, componentFlags(entry.component as ServiceComponent, ctx), entry.format);
     case 'kubelet-config': return stringify(kubeletConfiguration(ctx));
     case 'etcdctl-env': return formatEnv(etcdctlEnv(ctx));
+    case 'audit-policy': return stringify(AUDIT_POLICY_DOCUMENT);
     default: throw new Error(`${entry.name} is not a flags-dir file`);
   }
 }

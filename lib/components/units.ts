@@ -11,11 +11,11 @@ import { executableAsset, thisKubepki } from '../sea.js';
 import Mustache from 'mustache';
 import type { ClusterSpec } from '../config/spec.js';
 import { UserError, describeSystemError } from '../errors.js';
-import { RENEW_UNITS, SCHEDULED_RENEWAL, UNITS, flagFile, generatedFor, type ServiceComponent } from '../pki/catalog.js';
+import { AUDIT_LOG, ETCD_DATA_DIR_MODE, RENEW_UNITS, SCHEDULED_RENEWAL, UNITS, flagFile, generatedFor, type ServiceComponent } from '../pki/catalog.js';
 import { formatDuration } from '../durations.js';
 import { envVariable, thisMember } from './flags.js';
 
-export const PLACEHOLDERS = ['unit', 'component', 'binary', 'envFile', 'envVar', 'flagsDir', 'dataDir'] as const;
+export const PLACEHOLDERS = ['unit', 'component', 'binary', 'envFile', 'envVar', 'flagsDir', 'dataDir', 'dataDirMode', 'auditLogDir', 'auditLogDirMode'] as const;
 /** The scheduled renewal's units (kubepki-renew.service and .timer) have their own. */
 export const RENEW_PLACEHOLDERS = ['unit', 'kubepki', 'renewArgs', 'window', 'randomizedDelay'] as const;
 
@@ -30,6 +30,7 @@ export function packageRoot(): string {
   return dir;
 }
 
+const octal = (mode: number) => mode.toString(8).padStart(4, '0');
 const unitOf = (component: ServiceComponent) => UNITS.find((u) => u.component === component)!;
 
 export interface RenderOptions {
@@ -118,6 +119,9 @@ export function renderUnit(component: ServiceComponent, options: RenderOptions):
     envVar: envVariable(component),
     flagsDir: options.spec.flagsDir,
     dataDir: options.spec.etcd.external ? '' : thisMember(options.spec).dataDir,
+    dataDirMode: octal(ETCD_DATA_DIR_MODE),
+    auditLogDir: path.dirname(AUDIT_LOG.path),
+    auditLogDirMode: octal(AUDIT_LOG.dirMode),
   };
   return fill(unitOf(component).file, options, PLACEHOLDERS, view);
 }

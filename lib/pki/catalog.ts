@@ -81,8 +81,13 @@ export const MODES = {
   key: 0o600,
   pub: 0o600,
   kubeconfig: 0o600,
-  /** Flag, env and kubelet-config files, units, manifests: no secrets in them. */
-  generated: 0o644,
+  /**
+   * Flag, env, kubelet-config and audit-policy files, units, manifests: no
+   * secrets in them, yet 0600 as CIS 1.1.1-1.1.8, 4.1.1 and 4.1.9 want (a
+   * component's configuration is root's alone). systemd logs a notice for a
+   * unit file others cannot read, and reads it all the same.
+   */
+  generated: 0o600,
   /** Bootstrap token Secrets and static token files: they hold credentials. */
   secret: 0o600,
   csr: 0o600,
@@ -589,7 +594,7 @@ export const NODE_CSR_SIGNER: CAName = 'ca';
 // ------------------------------------------------------------------ files derived from the description
 
 /** What a generated file holds: a component's flags (one per line, or a systemd EnvironmentFile), a config, a unit, a manifest. */
-export type GeneratedFormat = 'args' | 'env' | 'kubelet-config' | 'etcdctl-env' | 'unit' | 'renew-unit' | 'rbac';
+export type GeneratedFormat = 'args' | 'env' | 'kubelet-config' | 'etcdctl-env' | 'audit-policy' | 'unit' | 'renew-unit' | 'rbac';
 
 /**
  * A file kubepki derives wholly from the description: written when absent,
@@ -612,6 +617,23 @@ const scopeOf = (c: ServiceComponent): Scope => (c === 'kubelet' ? 'node' : 'con
 /** The kubelet's configuration file, beside the flag files; named by the kubelet's --config. */
 export const KUBELET_CONFIG: GeneratedEntry = { name: 'kubelet-config.yaml', file: 'kubelet-config.yaml', root: 'flags', format: 'kubelet-config', component: 'kubelet', scope: 'node' };
 
+/**
+ * The API server's audit policy (--audit-policy-file; CIS 1.2.16 wants an
+ * audit log, 3.2.1 a policy): every request at the Metadata level, which logs
+ * who did what to which object and never a request or response body, so no
+ * Secret, token or key reaches the log.
+ */
+export const AUDIT_POLICY: GeneratedEntry = { name: 'audit-policy.yaml', file: 'audit-policy.yaml', root: 'flags', format: 'audit-policy', component: 'kube-apiserver', scope: 'control-plane' };
+
+/**
+ * The API server's audit log (CIS 1.2.16-1.2.19: a path, 30 days, 10 files,
+ * 100 MB each); its folder is made 0700 by the unit before the API server starts.
+ */
+export const AUDIT_LOG = { path: '/var/log/kubernetes/audit/audit.log', maxAge: 30, maxBackup: 10, maxSize: 100, dirMode: 0o700 } as const;
+
+/** An etcd data dir: etcd's alone (CIS 1.1.11), made so by the etcd unit before etcd starts. */
+export const ETCD_DATA_DIR_MODE = 0o700;
+
 /** The flags dir: per component its flags, one per line (.flags) and as a systemd EnvironmentFile (.env); the kubelet's config; etcdctl's environment. */
 export const FLAG_FILES: readonly GeneratedEntry[] = [
   ...SERVICES.flatMap((s): GeneratedEntry[] => (['args', 'env'] as const).map((format) => ({
@@ -620,6 +642,7 @@ export const FLAG_FILES: readonly GeneratedEntry[] = [
     root: 'flags', format, component: s.name, scope: scopeOf(s.name), ...('etcd' in s ? { etcd: true as const } : {}),
   }))),
   KUBELET_CONFIG,
+  AUDIT_POLICY,
   { name: 'etcdctl.env', file: 'etcdctl.env', root: 'flags', format: 'etcdctl-env', component: 'etcdctl', scope: 'control-plane', etcd: true },
 ];
 
