@@ -187,8 +187,8 @@ apiServer:
   extraVolumes: []
 controllerManager:
   extraArgs:
-    - name: bind-address
-      value: 0.0.0.0
+    - name: node-monitor-grace-period
+      value: 40s
 scheduler: {}
 dns: {}
 proxy: {}
@@ -222,6 +222,18 @@ mode: ipvs
     encryptionAlgorithm: 'ECDSA-P384',
     certificateValidity: 2160 * HOUR,
     caCertificateValidity: 175200 * HOUR,
+    podSubnets: ['10.244.0.0/16'],
+    components: {
+      args: {
+        'kube-apiserver': [{ name: 'audit-log-path', value: '/var/log/audit.log', field: 'ClusterConfiguration.apiServer.extraArgs' }],
+        'kube-controller-manager': [{ name: 'node-monitor-grace-period', value: '40s', field: 'ClusterConfiguration.controllerManager.extraArgs' }],
+        kubelet: [{ name: 'node-ip', value: '10.1.2.3', field: 'InitConfiguration.nodeRegistration.kubeletExtraArgs' }],
+      },
+      kubeletConfig: { cgroupDriver: 'systemd' },
+      kubeletConfigOrigin: 'KubeletConfiguration',
+      criSocket: 'unix:///run/containerd/containerd.sock',
+    },
+    bootstrapTokens: [{ token: 'abcdef.0123456789abcdef', ttl: 24 * HOUR, usages: ['signing', 'authentication'], groups: ['system:bootstrappers:kubeadm:default-node-token'], field: 'InitConfiguration.bootstrapTokens[0]' }],
   });
 });
 

@@ -93,14 +93,24 @@ function signingPath(f: { consumer: Consumer; path: string; entry: string }, ctx
 
 const TLS_MIN = 'VersionTLS12';
 /**
- * The TLS suites the API server and the kubelet offer (CIS 1.2.29, 4.2.12):
- * TLS 1.3's, then TLS 1.2's with ECDHE and AES-GCM or ChaCha20-Poly1305 only
- * (no CBC, RC4, 3DES or static RSA key exchange), in Go's names.
+ * The TLS suites the API server offers (CIS 1.2.29): TLS 1.3's, then TLS 1.2's
+ * with ECDHE and AES-GCM or ChaCha20-Poly1305 only (no CBC, RC4, 3DES or
+ * static RSA key exchange), in Go's names.
  */
 export const STRONG_CIPHER_SUITES = [
   'TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256',
   'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256', 'TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384', 'TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256',
   'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256', 'TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384', 'TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256',
+] as const;
+/**
+ * The kubelet's (CIS 4.2.12): the same TLS 1.2 suites, in the names kube-bench's
+ * 4.2.12 list knows (it has no TLS 1.3 names, and the ChaCha20 ones without
+ * _SHA256; the kubelet takes both spellings). TLS 1.3's suites are always on
+ * in Go: naming them changes nothing.
+ */
+export const KUBELET_CIPHER_SUITES = [
+  'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256', 'TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384', 'TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305',
+  'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256', 'TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384', 'TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305',
 ] as const;
 
 export const thisMember = (spec: ClusterSpec): EtcdMember => spec.etcd.members.find((m) => m.name === spec.nodeName)!;
@@ -170,6 +180,8 @@ function settings(component: ServiceComponent, ctx: FlagContext): Flag[] {
         ['--controllers', spec.caKeys.ca ? '*,bootstrapsigner,tokencleaner,-csrsigning' : '*,bootstrapsigner,tokencleaner'],
         ['--cluster-name', spec.clusterName],
         ['--service-cluster-ip-range', spec.serviceSubnets.join(',')],
+        // As kubeadm: with a pod network, the controller-manager gives each node its pod CIDR.
+        ...(spec.podSubnets.length ? [['--allocate-node-cidrs', 'true'] as const, ['--cluster-cidr', spec.podSubnets.join(',')] as const] : []),
         ...(spec.caKeys.ca ? [] : [['--cluster-signing-duration', durationHours(spec.certificateValidity)] as const]),
         ['--tls-min-version', TLS_MIN],
         ['--profiling', 'false'], // CIS 1.3.2
@@ -182,7 +194,10 @@ function settings(component: ServiceComponent, ctx: FlagContext): Flag[] {
         ['--profiling', 'false'], // CIS 1.4.1
       ];
     case 'kubelet':
-      return [['--config', kubeletConfigPath(spec)]];
+      return [
+        ['--config', kubeletConfigPath(spec)],
+        ...(spec.components.criSocket ? [['--container-runtime-endpoint', spec.components.criSocket] as const] : []),
+      ];
     case 'etcd': {
       const self = thisMember(spec);
       return [
@@ -206,10 +221,21 @@ function settings(component: ServiceComponent, ctx: FlagContext): Flag[] {
   }
 }
 
-/** All flags of a component, file flags (from the catalog) first. */
+/**
+ * kubeadm's merge of the user's arguments (cmd/kubeadm/app/util/arguments.go,
+ * after kubernetes#135400): a name the user gives replaces all of kubepki's
+ * values of it; kubepki's other flags come first, then the user's in the
+ * order written, a repeated name repeated.
+ */
+export function mergeArgs(ours: readonly Flag[], user: readonly { name: string; value: string }[]): Flag[] {
+  const named = new Set(user.map((a) => `--${a.name}`));
+  return [...ours.filter(([name]) => !named.has(name)), ...user.map((a) => [`--${a.name}`, a.value] as const)];
+}
+
+/** All flags of a component: file flags (from the catalog) first, then its settings, then the user's arguments. */
 export function componentFlags(component: ServiceComponent, ctx: FlagContext): Flag[] {
   if (component === 'etcd' && ctx.spec.etcd.external) return [];
-  return [...fileFlags(component, ctx), ...settings(component, ctx)];
+  return mergeArgs([...fileFlags(component, ctx), ...settings(component, ctx)], ctx.spec.components.args[component] ?? []);
 }
 
 /** etcdctl's environment (ETCDCTL_CACERT, ...), named after its flags in the catalog. */
@@ -220,8 +246,18 @@ export function etcdctlEnv(ctx: FlagContext): [string, string][] {
   return env;
 }
 
-/** The KubeletConfiguration kubepki writes: file settings from the catalog, hardened defaults. */
+/**
+ * The KubeletConfiguration kubepki writes: the user's (the description's
+ * KubeletConfiguration) with kubepki's over it, file settings from the
+ * catalog, hardened defaults.
+ */
 export function kubeletConfiguration(ctx: FlagContext): Record<string, unknown> {
+  const { spec } = ctx;
+  const { kubeletConfig, allowInsecure } = spec.components;
+  return mergeKubeletConfig(kubeletConfig, ownKubeletConfiguration(ctx), (setting) => allowInsecure.includes(setting));
+}
+
+function ownKubeletConfiguration(ctx: FlagContext): Record<string, unknown> {
   const { spec } = ctx;
   const config: Record<string, unknown> = {
     apiVersion: 'kubelet.config.k8s.io/v1beta1',
@@ -232,7 +268,7 @@ export function kubeletConfiguration(ctx: FlagContext): Record<string, unknown> 
     rotateCertificates: true,
     serverTLSBootstrap: false,
     tlsMinVersion: TLS_MIN,
-    tlsCipherSuites: [...STRONG_CIPHER_SUITES],
+    tlsCipherSuites: [...KUBELET_CIPHER_SUITES],
     clusterDomain: spec.dnsDomain,
     clusterDNS: spec.serviceSubnets.map((c) => nthAddress(c, 10)!).slice(0, 1),
     healthzBindAddress: '127.0.0.1',
@@ -248,6 +284,23 @@ export function kubeletConfiguration(ctx: FlagContext): Record<string, unknown> 
   return config;
 }
 
+const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+
+/**
+ * The user's KubeletConfiguration with kubepki's settings over it (a nested
+ * object merged field by field, a list replaced whole); where allowInsecure
+ * names a setting the user gave, the user's value stays.
+ */
+export function mergeKubeletConfig(user: Record<string, unknown>, ours: Record<string, unknown>, keepUser: (setting: string) => boolean, prefix = ''): Record<string, unknown> {
+  const out: Record<string, unknown> = structuredClone(user);
+  for (const [key, value] of Object.entries(ours)) {
+    const setting = prefix ? `${prefix}.${key}` : key;
+    if (isObject(value) && isObject(out[key])) out[key] = mergeKubeletConfig(out[key] as Record<string, unknown>, value, keepUser, setting);
+    else if (!(key in out && keepUser(setting))) out[key] = value;
+  }
+  return out;
+}
+
 // ------------------------------------------------------------------ formats
 
 export type FlagFormat = 'args' | 'env' | 'json';
@@ -258,12 +311,13 @@ export const envVariable = (component: string) => `${component.toUpperCase().rep
 /** A value as systemd reads it in an EnvironmentFile, inside double quotes. */
 const systemdQuote = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"');
 
-export function formatFlags(component: string, flags: readonly Flag[], format: FlagFormat): string {
+export function formatFlags(component: string, flags: readonly Flag[], format: FlagFormat, envs: readonly { name: string; value: string }[] = []): string {
   switch (format) {
     case 'args':
       return flags.map(([k, v]) => `${k}=${v}`).join('\n') + '\n';
     case 'env':
-      return `# ${component} flags, written by kubepki from the cluster description.\n${envVariable(component)}="${systemdQuote(flags.map(([k, v]) => `${k}=${v}`).join(' '))}"\n`;
+      return `# ${component} flags, written by kubepki from the cluster description.\n${envVariable(component)}="${systemdQuote(flags.map(([k, v]) => `${k}=${v}`).join(' '))}"\n`
+        + (envs.length ? `# Its environment (extraEnvs).\n${formatEnv(envs.map((e) => [e.name, e.value]))}` : '');
     case 'json':
       return JSON.stringify({ component, flags: flags.map(([name, value]) => ({ name, value })) }, null, 2) + '\n';
   }
@@ -277,7 +331,7 @@ export function formatEnv(vars: readonly (readonly [string, string])[]): string 
 export function flagFileContent(entry: GeneratedEntry, ctx: FlagContext): string {
   switch (entry.format) {
     case 'args':
-    case 'env': return formatFlags(entry.component!, componentFlags(entry.component as ServiceComponent, ctx), entry.format);
+    case 'env': return formatFlags(entry.component!, componentFlags(entry.component as ServiceComponent, ctx), entry.format, entry.format === 'env' ? ctx.spec.components.envs[entry.component as ServiceComponent] ?? [] : []);
     case 'kubelet-config': return stringify(kubeletConfiguration(ctx));
     case 'etcdctl-env': return formatEnv(etcdctlEnv(ctx));
     case 'audit-policy': return stringify(AUDIT_POLICY_DOCUMENT);

@@ -32,18 +32,31 @@ function take(input: ClusterInput, f: Field, value: unknown): void {
     if (typeof value === 'string') out[f.input] = value;
     return;
   }
+  if (f.kind === 'kubeletConfig') {
+    out[f.input] = structuredClone(value);
+    return;
+  }
   // Lists of objects are copied: paths in them are resolved in place later.
   out[f.input] = Array.isArray(value) ? value.map((x) => (typeof x === 'object' && x !== null ? { ...x } : x)) : value;
 }
 
+/** Take a field, and remember where it was (messages name the field as the file has it). */
+function takeFrom(input: ClusterInput, f: Field, value: unknown, where: string): void {
+  if (value === undefined) return;
+  take(input, f, value);
+  (input.origins ??= {})[f.input] = where;
+}
+
 export function fromKubepki(doc: Parsed): ClusterInput {
   const input: ClusterInput = {};
-  for (const f of FIELDS as readonly Field[]) if (f.kubepki) take(input, f, get(doc, f.kubepki));
+  for (const f of FIELDS as readonly Field[]) if (f.kubepki) takeFrom(input, f, get(doc, f.kubepki), f.kubepki);
   return input;
 }
 
 export function fromKubeadm(init: Parsed | undefined, cluster: Parsed | undefined): ClusterInput {
   const input: ClusterInput = {};
-  for (const f of FIELDS as readonly Field[]) if (f.kubeadm) take(input, f, get(f.kubeadm.doc === 'init' ? init : cluster, f.kubeadm.path));
+  for (const f of FIELDS as readonly Field[]) {
+    if (f.kubeadm) takeFrom(input, f, get(f.kubeadm.doc === 'init' ? init : cluster, f.kubeadm.path), `${f.kubeadm.doc === 'init' ? 'InitConfiguration' : 'ClusterConfiguration'}.${f.kubeadm.path}`);
+  }
   return input;
 }

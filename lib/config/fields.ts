@@ -49,6 +49,33 @@ export const rules = {
     }
     return undefined;
   },
+  // Pods: one CIDR, or one per family (dual-stack); the controller-manager allocates node CIDRs from it.
+  podSubnet: (v) => {
+    const parts = v.split(',').map((s) => s.trim());
+    const cidrs = parts.map(parseCidr);
+    const bad = parts.find((_, i) => !cidrs[i]);
+    if (bad !== undefined) return `is not a valid CIDR${parts.length > 1 ? ` ("${bad}")` : ''}`;
+    if (parts.length > 2) return 'has more than two CIDRs (dual-stack takes one IPv4 and one IPv6)';
+    if (parts.length === 2 && cidrs[0]!.family === cidrs[1]!.family) return 'has two CIDRs of the same family (dual-stack takes one IPv4 and one IPv6)';
+    return undefined;
+  },
+  // The kubelet's --container-runtime-endpoint: unix:///path (a bare absolute path is taken as one, as the kubelet does).
+  criSocket: (v) => (/^(unix:\/\/)?\/[^\s\0"\\]+$/.test(v) ? undefined : 'is not a container runtime socket (unix:///path/to/socket)'),
+  // A component flag's name, without its dashes: what extraArgs and allowInsecure name (a kubelet setting may be a dotted path).
+  flagName: (v) => (/^(--?)?[A-Za-z0-9][A-Za-z0-9.-]*$/.test(v) ? undefined : 'is not a flag name (letters, digits, "-" and ".")'),
+  argName: (v) => (/^[A-Za-z0-9][A-Za-z0-9.-]*$/.test(v) ? undefined : 'is not a flag name (letters, digits, "-" and ".", without the leading dashes)'),
+  // Flags reach components through a systemd EnvironmentFile, split at white space.
+  argValue: (v) => (/[\s\0"\\]/.test(v) ? 'contains white space, a quote, a backslash or a NUL byte, which component flags cannot carry' : undefined),
+  envName: (v) => (/^[A-Za-z_][A-Za-z0-9_]*$/.test(v) ? undefined : 'is not an environment variable name'),
+  envValue: (v) => (/[\n\r\0]/.test(v) ? 'contains a line break or a NUL byte' : undefined),
+  bootstrapToken: (v) => (/^[a-z0-9]{6}\.[a-z0-9]{16}$/.test(v) ? undefined : 'is not a bootstrap token ([a-z0-9]{6}.[a-z0-9]{16})'),
+  tokenGroup: (v) => (/^system:bootstrappers:[a-z0-9:-]{0,255}[a-z0-9]$/.test(v) ? undefined : 'is not a bootstrap token group (system:bootstrappers:...)'),
+  // 0 means the token never expires.
+  tokenTTL: (v) => {
+    const ms = parseDuration(v);
+    return ms === undefined || ms < 0 ? 'is not a valid duration (Go syntax, for example 24h; 0 for a token that never expires)' : undefined;
+  },
+  timestamp: (v) => (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(v) && !Number.isNaN(Date.parse(v)) ? undefined : 'is not an RFC 3339 time (2026-12-31T00:00:00Z)'),
   port: (v) => (/^\d{1,5}$/.test(v) && Number(v) >= 1 && Number(v) <= 65535 ? undefined : 'is not a valid port (1-65535)'),
   duration: (v) => {
     const ms = parseDuration(v);

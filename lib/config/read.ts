@@ -11,7 +11,7 @@ import { LineCounter, parseAllDocuments, isMap, isScalar, type Document } from '
 import { describeSystemError, UserError } from '../errors.js';
 import { redactPin } from '../pki/pkcs11-uri.js';
 import { fromKubeadm, fromKubepki } from './adapters.js';
-import { KUBEADM_API_VERSIONS, KUBEADM_IGNORED_KINDS, KUBEPKI_API_VERSION, UNKNOWN_FIELD, kubeadm, kubepkiCluster, type KubeadmVersion, type Parsed } from './schema.js';
+import { KUBEADM_API_VERSIONS, KUBELET_API_VERSION, KUBEADM_IGNORED_KINDS, KUBEPKI_API_VERSION, UNKNOWN_FIELD, kubeadm, kubepkiCluster, type KubeadmVersion, type Parsed } from './schema.js';
 import { FIELDS, type ClusterInput, type Field } from './table.js';
 
 /** A value as an error message quotes it (a PIN in a PKCS#11 URI hidden). */
@@ -61,7 +61,8 @@ function issuesToMessages(file: string, where: Located, what: string, issues: v.
     if (issue.message === UNKNOWN_FIELD && keys.length) {
       return `${at}: unknown field (${what} has no "${keys[keys.length - 1]}")`;
     }
-    if (issue.type === 'raw_check') return `${at}: ${quote(issue.input)} ${issue.message}`;
+    // A bootstrap token is a credential: never quoted, even a malformed one.
+    if (issue.type === 'raw_check') return keys[keys.length - 1] === 'token' ? `${at}: ${issue.message}` : `${at}: ${quote(issue.input)} ${issue.message}`;
     return `${at}: ${issue.message.replace(/^Invalid (type|key): /, '')}`;
   });
 }
@@ -80,7 +81,7 @@ export function readConfigFile(file: string): ClusterInput {
   const lines = new LineCounter();
   const docs = parseAllDocuments(readText(file), { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
   if (!Array.isArray(docs)) throw new UserError(`${file}: the config file holds no YAML document`);
-  const found: { kubepki?: Parsed; version?: KubeadmVersion; init?: Parsed; cluster?: Parsed } = {};
+  const found: { kubepki?: Parsed; version?: KubeadmVersion; init?: Parsed; cluster?: Parsed; kubelet?: Parsed } = {};
   let index = 0;
   for (const doc of docs) {
     index++;
@@ -107,6 +108,13 @@ export function readConfigFile(file: string): ClusterInput {
       throw new UserError(`${file}: ${docName} has no apiVersion and kind (expected ${KUBEPKI_API_VERSION} Cluster, or kubeadm's InitConfiguration/ClusterConfiguration)`);
     }
     const what = `${apiVersion} ${kind}`;
+    if (apiVersion === KUBELET_API_VERSION && kind === 'KubeletConfiguration') {
+      // The kubelet's own settings, merged under kubepki's (components/kubelet-config.ts).
+      if (found.kubelet) throw new UserError(`${file}: more than one ${what} document`);
+      const { apiVersion: _a, kind: _k, ...settings } = value as Record<string, unknown>;
+      found.kubelet = settings;
+      continue;
+    }
     if (apiVersion === KUBEPKI_API_VERSION) {
       if (kind !== 'Cluster') throw new UserError(`${file}: ${docName}: kind "${kind}" is not part of ${KUBEPKI_API_VERSION} (expected Cluster)`);
       if (found.kubepki) throw new UserError(`${file}: more than one ${what} document`);
@@ -135,6 +143,11 @@ export function readConfigFile(file: string): ClusterInput {
   if (found.kubepki && found.version) throw new UserError(`${file}: mixes kubepki and kubeadm documents; use one format`);
   const input = found.kubepki ? fromKubepki(found.kubepki) : found.init || found.cluster ? fromKubeadm(found.init, found.cluster) : undefined;
   if (!input) throw new UserError(`${file}: holds no ${KUBEPKI_API_VERSION} Cluster, InitConfiguration or ClusterConfiguration`);
+  if (found.kubelet) {
+    if (input.kubeletConfig) throw new UserError(`${file}: gives the kubelet's settings twice (kubelet.config and a KubeletConfiguration document); use one`);
+    input.kubeletConfig = found.kubelet;
+    (input.origins ??= {}).kubeletConfig = 'KubeletConfiguration';
+  }
   // A relative path in a file is relative to that file, not to wherever kubepki runs.
   const resolve = (p: string | undefined) => (p === undefined ? undefined : path.resolve(path.dirname(file), p));
   const record = input as Record<string, unknown>;

@@ -10,7 +10,9 @@ import { parseDuration } from '../durations.js';
 import { canonicalIP, parseCidr } from '../net.js';
 import { DEFAULT_ALGORITHM, type AlgorithmName } from '../pki/algorithms.js';
 import { rules } from './fields.js';
-import { DEFAULTS, type ClusterSpec, type EtcdMember, type NodeSpec } from './spec.js';
+import { DEFAULT_GROUP } from '../bootstrap/token.js';
+import { checkUserSettings } from '../components/user-config.js';
+import { DEFAULTS, HOUR, type BootstrapTokenSpec, type ClusterSpec, type EtcdMember, type NodeSpec, type UserComponent } from './spec.js';
 import type { ClusterInput } from './table.js';
 
 const quote = (value: unknown) => (typeof value === 'string' ? JSON.stringify(value) : String(value));
@@ -70,6 +72,57 @@ function checkExternalEtcd(input: ClusterInput): void {
   }
 }
 
+/** Where a field came from, for messages: its path in the file, or the field's kubepki path. */
+const originOf = (input: ClusterInput, key: keyof ClusterInput, fallback: string) => input.origins?.[key] ?? fallback;
+
+const ARG_FIELDS = [
+  ['kube-apiserver', 'apiServerExtraArgs', 'apiServerExtraEnvs', 'apiServer'],
+  ['kube-controller-manager', 'controllerManagerExtraArgs', 'controllerManagerExtraEnvs', 'controllerManager'],
+  ['kube-scheduler', 'schedulerExtraArgs', 'schedulerExtraEnvs', 'scheduler'],
+  ['etcd', 'etcdExtraArgs', 'etcdExtraEnvs', 'etcd'],
+  ['kubelet', 'kubeletExtraArgs', undefined, 'kubelet'],
+] as const satisfies readonly (readonly [UserComponent, keyof ClusterInput, keyof ClusterInput | undefined, string])[];
+
+function userComponents(input: ClusterInput): ClusterSpec['components'] {
+  const args: ClusterSpec['components']['args'] = {};
+  const envs: ClusterSpec['components']['envs'] = {};
+  for (const [component, argKey, envKey, prefix] of ARG_FIELDS) {
+    const a = input[argKey] as { name: string; value: string }[] | undefined;
+    if (a?.length) args[component] = a.map((x) => ({ name: x.name, value: x.value, field: originOf(input, argKey, `${prefix}.extraArgs`) }));
+    const e = envKey ? input[envKey] as { name: string; value: string }[] | undefined : undefined;
+    if (e?.length) envs[component] = e.map((x) => ({ name: x.name, value: x.value, field: originOf(input, envKey!, `${prefix}.extraEnvs`) }));
+  }
+  return {
+    args, envs,
+    kubeletConfig: input.kubeletConfig ?? {},
+    kubeletConfigOrigin: originOf(input, 'kubeletConfig', 'kubelet.config'),
+    ...(input.criSocket ? { criSocket: input.criSocket.startsWith('unix://') ? input.criSocket : `unix://${input.criSocket}` } : {}),
+    allowInsecure: [...new Set((input.allowInsecure ?? []).map((n) => n.replace(/^--?/, '')))],
+  };
+}
+
+/** The description's bootstrap tokens, with kubeadm's defaults (24h, both usages, the default node group). */
+function bootstrapTokens(input: ClusterInput): BootstrapTokenSpec[] {
+  const field = originOf(input, 'bootstrapTokens', 'bootstrap.tokens');
+  const seen = new Map<string, number>();
+  return (input.bootstrapTokens ?? []).map((b, i) => {
+    const at = `${field}[${i}]`;
+    if (!b.token) throw new UserError(`${at}: gives no token; kubepki writes only tokens the description names (make one with "kubepki token create")`);
+    const id = b.token.slice(0, 6);
+    if (seen.has(id)) throw new UserError(`${at}: the token id ${id} is already used by ${field}[${seen.get(id)}]`);
+    seen.set(id, i);
+    if (b.ttl !== undefined && b.expires !== undefined) throw new UserError(`${at}: gives both ttl and expires; give one`);
+    const usages = (b.usages ?? ['signing', 'authentication']) as BootstrapTokenSpec['usages'];
+    const groups = b.groups ?? (usages.includes('authentication') ? [DEFAULT_GROUP] : []);
+    if (groups.length && !usages.includes('authentication')) throw new UserError(`${at}: groups only mean something with the "authentication" usage`);
+    return {
+      token: b.token, usages, groups, field: at,
+      ...(b.description ? { description: b.description } : {}),
+      ...(b.expires ? { expires: new Date(b.expires).toISOString().replace(/\.\d+Z$/, 'Z') } : { ttl: b.ttl === undefined ? 24 * HOUR : parseDuration(b.ttl)! }),
+    };
+  });
+}
+
 export function resolveSpec(input: ClusterInput): ClusterSpec {
   checkExternalEtcd(input);
   let nodeName = input.nodeName;
@@ -107,7 +160,7 @@ export function resolveSpec(input: ClusterInput): ClusterSpec {
   }
   const nodes = (input.nodes ?? []).map((n) => ({ name: n.name, addresses: n.addresses.map((a) => canonicalIP(a)!), role: n.role ?? 'worker' as const }));
   checkNodes(nodes);
-  return {
+  const spec: ClusterSpec = {
     clusterName: input.clusterName ?? DEFAULTS.clusterName,
     nodeName,
     advertiseAddress: canonicalIP(advertiseAddress)!,
@@ -143,6 +196,11 @@ export function resolveSpec(input: ClusterInput): ClusterSpec {
     certificateValidity: input.certificateValidity ? parseDuration(input.certificateValidity)! : DEFAULTS.certificateValidity,
     caCertificateValidity: input.caCertificateValidity ? parseDuration(input.caCertificateValidity)! : DEFAULTS.caCertificateValidity,
     caKeys: { ...input.caKeys },
+    components: userComponents(input),
+    podSubnets: input.podSubnet ? input.podSubnet.split(',').map((s) => parseCidr(s.trim())!.text) : [],
+    bootstrapTokens: bootstrapTokens(input),
   };
+  checkUserSettings(spec);
+  return spec;
 }
 

@@ -51,6 +51,30 @@ const externalEtcd = strict({
   keyFile: v.optional(checked('path')),
 });
 
+/** A scalar taken as its text (kubeadm's v1beta3 maps may carry numbers and booleans: "v: 4"). */
+const scalarText = (rule: RuleName) => v.pipe(v.union([v.string(), v.number(), v.boolean()]), v.transform(String), checked(rule));
+
+/**
+ * Component arguments in both of kubeadm's shapes: v1beta3's map of name to
+ * value, v1beta4's list of name/value pairs (a name may repeat); both become
+ * the list, in the order written.
+ */
+const args = v.union([
+  v.pipe(v.array(strict({ name: checked('argName'), value: scalarText('argValue') })), v.transform((list) => list.map(({ name, value }) => ({ name, value })))),
+  v.pipe(v.record(v.pipe(v.string(), checked('argName')), scalarText('argValue')), v.transform((map) => Object.entries(map).map(([name, value]) => ({ name, value })))),
+], 'is neither a list of name/value pairs nor a map of flag names to values');
+const envs = v.array(strict({ name: checked('envName'), value: scalarText('envValue') }));
+const bootstrapTokens = v.array(strict({
+  token: v.optional(checked('bootstrapToken')),
+  description: v.optional(v.pipe(v.string(), checked('envValue'))),
+  ttl: v.optional(text('tokenTTL')),
+  expires: v.optional(checked('timestamp')),
+  usages: v.optional(v.array(v.picklist(['signing', 'authentication']))),
+  groups: v.optional(list('tokenGroup')),
+}));
+/** A KubeletConfiguration's fields, not looked into here (hardening.ts judges the ones kubepki secures). */
+const kubeletConfig = v.record(v.string(), v.unknown());
+
 function valueSchema(kind: Kind, rule: RuleName | undefined, format: 'kubepki' | 'kubeadm'): v.GenericSchema {
   switch (kind) {
     case 'string': return checked(rule!);
@@ -59,6 +83,10 @@ function valueSchema(kind: Kind, rule: RuleName | undefined, format: 'kubepki' |
     case 'port': return port;
     case 'boolean': return v.boolean();
     case 'anything': return anything;
+    case 'args': return args;
+    case 'envs': return envs;
+    case 'bootstrapTokens': return bootstrapTokens;
+    case 'kubeletConfig': return kubeletConfig;
     case 'bootstrapMethod': return v.picklist(['bootstrap-token', 'token-file', 'none']);
     // kubeadm: etcd.external is an object; kubepki also takes `true` (no endpoints: none in the API server's flags).
     case 'externalEtcd': return format === 'kubeadm' ? externalEtcd : v.union([v.boolean(), externalEtcd]);
@@ -114,11 +142,13 @@ export const kubepkiCluster = strict({
 export const KUBEADM_API_VERSIONS = ['kubeadm.k8s.io/v1beta3', 'kubeadm.k8s.io/v1beta4'] as const;
 export type KubeadmVersion = 'v1beta3' | 'v1beta4';
 
+/** The kubelet's configuration document, which a kubeadm config file (or kubepki's) may carry. */
+export const KUBELET_API_VERSION = 'kubelet.config.k8s.io/v1beta1';
+
 /** Documents a kubeadm config file may carry that say nothing about certificates. */
 export const KUBEADM_IGNORED_KINDS: Record<string, readonly string[]> = {
   'kubeadm.k8s.io/v1beta3': ['JoinConfiguration'],
   'kubeadm.k8s.io/v1beta4': ['JoinConfiguration', 'ResetConfiguration', 'UpgradeConfiguration'],
-  'kubelet.config.k8s.io/v1beta1': ['KubeletConfiguration'],
   'kubeproxy.config.k8s.io/v1alpha1': ['KubeProxyConfiguration'],
 };
 

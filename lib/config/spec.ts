@@ -47,6 +47,42 @@ export interface ClusterSpec {
   caCertificateValidity: number;
   /** CAs whose key lives in a PKCS#11 token, by name: the URI (RFC 7512; it holds no PIN). */
   caKeys: Partial<Record<'ca' | 'front-proxy-ca' | 'etcd-ca', string>>;
+  /** What the user adds to each component (extraArgs, extraEnvs, the kubelet's settings), checked by components/hardening.ts. */
+  components: {
+    /** By component, in the order written; each names the field it came from. */
+    args: Partial<Record<UserComponent, UserArg[]>>;
+    envs: Partial<Record<UserComponent, UserArg[]>>;
+    /** The user's KubeletConfiguration fields (kubepki's settings go over them). */
+    kubeletConfig: Record<string, unknown>;
+    kubeletConfigOrigin: string;
+    criSocket?: string;
+    /** Flags and kubelet settings whose weakening values the user accepts (allowInsecure), without dashes. */
+    allowInsecure: string[];
+  };
+  /** The pod network (networking.podSubnet): one CIDR, or one per family. */
+  podSubnets: string[];
+  /** Bootstrap tokens the description lists (InitConfiguration.bootstrapTokens): init writes their Secrets. */
+  bootstrapTokens: BootstrapTokenSpec[];
+}
+
+export type UserComponent = 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'etcd' | 'kubelet';
+
+export interface UserArg {
+  name: string;
+  value: string;
+  /** The field it was written in ("ClusterConfiguration.apiServer.extraArgs"). */
+  field: string;
+}
+
+export interface BootstrapTokenSpec {
+  token: string;
+  description?: string;
+  /** Milliseconds; 0: never expires. Exclusive with expires. */
+  ttl?: number;
+  expires?: string;
+  usages: ('signing' | 'authentication')[];
+  groups: string[];
+  field: string;
 }
 
 export interface NodeSpec {

@@ -43,6 +43,42 @@ export interface ClusterInput {
   caCertificateValidity?: string;
   /** Where CA keys live when not in <cert dir>/<ca>.key: PKCS#11 URIs by CA name. */
   caKeys?: Partial<Record<'ca' | 'front-proxy-ca' | 'etcd-ca', string>>;
+  /** The user's component arguments (kubeadm's extraArgs, kubeletExtraArgs), in the order written. */
+  apiServerExtraArgs?: Arg[];
+  controllerManagerExtraArgs?: Arg[];
+  schedulerExtraArgs?: Arg[];
+  etcdExtraArgs?: Arg[];
+  kubeletExtraArgs?: Arg[];
+  /** Extra environment of a component (kubeadm's extraEnvs): written to its env file. */
+  apiServerExtraEnvs?: Arg[];
+  controllerManagerExtraEnvs?: Arg[];
+  schedulerExtraEnvs?: Arg[];
+  etcdExtraEnvs?: Arg[];
+  podSubnet?: string;
+  criSocket?: string;
+  /** The user's KubeletConfiguration (its own document in a kubeadm file), merged under kubepki's settings. */
+  kubeletConfig?: Record<string, unknown>;
+  bootstrapTokens?: BootstrapTokenInput[];
+  /** Flags (or kubelet settings) whose weakening values the user accepts. */
+  allowInsecure?: string[];
+  /** Where each field was found in the file (its dotted path), for messages. */
+  origins?: Partial<Record<keyof ClusterInput, string>>;
+}
+
+/** One component argument: the flag's name without dashes, and its value. */
+export interface Arg {
+  name: string;
+  value: string;
+}
+
+/** A bootstrap token of the description (kubeadm's InitConfiguration.bootstrapTokens). */
+export interface BootstrapTokenInput {
+  token?: string;
+  description?: string;
+  ttl?: string;
+  expires?: string;
+  usages?: string[];
+  groups?: string[];
 }
 
 /**
@@ -50,7 +86,8 @@ export interface ClusterInput {
  * YAML may type as a number ('scalar'), a list of checked strings, a port, a
  * boolean, or one of the structured values schema.ts knows by name.
  */
-export type Kind = 'string' | 'scalar' | 'list' | 'port' | 'boolean' | 'bootstrapMethod' | 'etcdMembers' | 'nodes' | 'externalEtcd' | 'caKeys' | 'anything';
+export type Kind = 'string' | 'scalar' | 'list' | 'port' | 'boolean' | 'bootstrapMethod' | 'etcdMembers' | 'nodes' | 'externalEtcd' | 'caKeys' | 'anything'
+  | 'args' | 'envs' | 'kubeletConfig' | 'bootstrapTokens';
 
 export interface Field {
   input: keyof ClusterInput;
@@ -111,6 +148,25 @@ export const FIELDS = [
   { input: 'nodes', kind: 'nodes', kubepki: 'nodes' },
   { input: 'bootstrapMethod', kind: 'bootstrapMethod', kubepki: 'bootstrap.method' },
   { input: 'tokenAuthFile', kind: 'string', rule: 'path', kubepki: 'bootstrap.tokenAuthFile', path: true },
+  { input: 'bootstrapTokens', kind: 'bootstrapTokens', kubepki: 'bootstrap.tokens', kubeadm: { doc: 'init', path: 'bootstrapTokens' } },
+  // component configuration: the user's arguments, environment, pod network, kubelet settings
+  { input: 'apiServerExtraArgs', kind: 'args', kubepki: 'apiServer.extraArgs', kubeadm: { doc: 'cluster', path: 'apiServer.extraArgs' } },
+  { input: 'controllerManagerExtraArgs', kind: 'args', kubepki: 'controllerManager.extraArgs', kubeadm: { doc: 'cluster', path: 'controllerManager.extraArgs' } },
+  { input: 'schedulerExtraArgs', kind: 'args', kubepki: 'scheduler.extraArgs', kubeadm: { doc: 'cluster', path: 'scheduler.extraArgs' } },
+  { input: 'etcdExtraArgs', kind: 'args', kubepki: 'etcd.extraArgs', kubeadm: { doc: 'cluster', path: 'etcd.local.extraArgs' } },
+  { input: 'kubeletExtraArgs', kind: 'args', kubepki: 'kubelet.extraArgs', kubeadm: { doc: 'init', path: 'nodeRegistration.kubeletExtraArgs' } },
+  { input: 'apiServerExtraEnvs', kind: 'envs', kubepki: 'apiServer.extraEnvs', kubeadm: { doc: 'cluster', path: 'apiServer.extraEnvs', only: 'v1beta4' } },
+  { input: 'controllerManagerExtraEnvs', kind: 'envs', kubepki: 'controllerManager.extraEnvs', kubeadm: { doc: 'cluster', path: 'controllerManager.extraEnvs', only: 'v1beta4' } },
+  { input: 'schedulerExtraEnvs', kind: 'envs', kubepki: 'scheduler.extraEnvs', kubeadm: { doc: 'cluster', path: 'scheduler.extraEnvs', only: 'v1beta4' } },
+  { input: 'etcdExtraEnvs', kind: 'envs', kubepki: 'etcd.extraEnvs', kubeadm: { doc: 'cluster', path: 'etcd.local.extraEnvs', only: 'v1beta4' } },
+  { input: 'podSubnet', kind: 'string', rule: 'podSubnet', kubepki: 'networking.podSubnet', kubeadm: { doc: 'cluster', path: 'networking.podSubnet' },
+    flag: { name: 'pod-network-cidr', describe: 'Pod network(s), comma-separated for dual-stack: the controller-manager allocates node CIDRs from it' } },
+  { input: 'criSocket', kind: 'string', rule: 'criSocket', kubepki: 'kubelet.criSocket', kubeadm: { doc: 'init', path: 'nodeRegistration.criSocket' },
+    flag: { name: 'cri-socket', describe: "The container runtime's socket: the kubelet's --container-runtime-endpoint" } },
+  // kubeadm's KubeletConfiguration is a document of its own (read.ts).
+  { input: 'kubeletConfig', kind: 'kubeletConfig', kubepki: 'kubelet.config' },
+  { input: 'allowInsecure', kind: 'list', rule: 'flagName', kubepki: 'allowInsecure',
+    flag: { name: 'allow-insecure', describe: 'Accept a user argument that weakens what kubepki secures: the flag (or kubelet setting) name, repeatable', list: true, repeat: true } },
 ] as const satisfies readonly Field[];
 
 /**
@@ -119,21 +175,19 @@ export const FIELDS = [
  */
 export const KUBEADM_IGNORED: Readonly<Record<'init' | 'cluster', readonly { path: string; only?: 'v1beta3' | 'v1beta4'; object?: true }[]>> = {
   init: [
-    { path: 'bootstrapTokens' }, { path: 'certificateKey' }, { path: 'skipPhases' }, { path: 'patches' },
+    { path: 'certificateKey' }, { path: 'skipPhases' }, { path: 'patches' },
     { path: 'nodeRegistration', object: true }, { path: 'localAPIEndpoint', object: true },
-    { path: 'nodeRegistration.criSocket' }, { path: 'nodeRegistration.taints' }, { path: 'nodeRegistration.kubeletExtraArgs' },
-    { path: 'nodeRegistration.ignorePreflightErrors' }, { path: 'nodeRegistration.imagePullPolicy' },
+    { path: 'nodeRegistration.taints' }, { path: 'nodeRegistration.ignorePreflightErrors' }, { path: 'nodeRegistration.imagePullPolicy' },
     { path: 'nodeRegistration.imagePullSerial', only: 'v1beta4' }, { path: 'dryRun', only: 'v1beta4' }, { path: 'timeouts', only: 'v1beta4' },
   ],
   cluster: [
-    { path: 'networking', object: true }, { path: 'networking.podSubnet' }, { path: 'kubernetesVersion' }, { path: 'dns' },
+    { path: 'networking', object: true }, { path: 'kubernetesVersion' }, { path: 'dns' },
     { path: 'imageRepository' }, { path: 'featureGates' }, { path: 'proxy', only: 'v1beta4' },
-    { path: 'apiServer', object: true }, { path: 'apiServer.extraArgs' }, { path: 'apiServer.extraVolumes' }, { path: 'apiServer.extraEnvs' },
+    { path: 'apiServer', object: true }, { path: 'apiServer.extraVolumes' },
     { path: 'apiServer.timeoutForControlPlane', only: 'v1beta3' },
-    { path: 'controllerManager', object: true }, { path: 'controllerManager.extraArgs' }, { path: 'controllerManager.extraVolumes' }, { path: 'controllerManager.extraEnvs' },
-    { path: 'scheduler', object: true }, { path: 'scheduler.extraArgs' }, { path: 'scheduler.extraVolumes' }, { path: 'scheduler.extraEnvs' },
+    { path: 'controllerManager', object: true }, { path: 'controllerManager.extraVolumes' },
+    { path: 'scheduler', object: true }, { path: 'scheduler.extraVolumes' },
     { path: 'etcd', object: true }, { path: 'etcd.local', object: true }, { path: 'etcd.local.imageRepository' }, { path: 'etcd.local.imageTag' },
-    { path: 'etcd.local.extraArgs' }, { path: 'etcd.local.extraEnvs', only: 'v1beta4' },
   ],
 };
 

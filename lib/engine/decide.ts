@@ -703,6 +703,7 @@ function decideSignedElsewhere(t: KubeconfigTarget, item: PlanItem, where: strin
 
 function decideGenerated(t: GeneratedTarget, o: Observer, ctx: DecideContext): Decision {
   const item = base(t, t.shownAs);
+  item.notes.push(...(t.notes ?? []));
   const problems: string[] = [];
   const replaced: string[] = [];
   for (const f of t.files) {
@@ -722,7 +723,7 @@ function decideGenerated(t: GeneratedTarget, o: Observer, ctx: DecideContext): D
       else if (text !== expected) problems.push(`${where} is not what kubepki wrote (changed by hand?); kubepki will not overwrite it: write it anew with "kubepki flags", or move it away`);
       else replaced.push(f.rel);
     }
-    else if (st.data.toString() === f.data()) item.uses.push(f.rel);
+    else if (st.data.toString() === f.data() || t.same?.(st.data.toString())) item.uses.push(f.rel);
     else problems.push(`${where} differs from what the description gives; kubepki will not overwrite it: move it away to have it written anew`);
   }
   if (problems.length) return problems.length === 1 ? problem(problems[0]!) : { kind: 'problem', message: problems.join('\n') };

@@ -5,14 +5,16 @@
  * signer comes from lib/pki/catalog.ts.
  */
 import { flagFileContent, type FlagContext } from '../components/flags.js';
-import type { ClusterSpec, NodeSpec } from '../config/spec.js';
+import type { ClusterSpec, UserArg, UserComponent, NodeSpec } from '../config/spec.js';
 import { serverURL } from '../kubeconfig/kubeconfig.js';
 import {
-  BOOTSTRAP_KUBECONFIG, FLAG_FILES, KEY_PAIRS, csrFiles, KUBECONFIGS, PROFILES, bundleEntries, caEntry, certPath, certificatesFor, generatedFor, keyPath, rotationFiles, validityFor,
+  BOOTSTRAP_KUBECONFIG, BOOTSTRAP_TOKEN_SECRETS, FLAG_FILES, KEY_PAIRS, csrFiles, KUBECONFIGS, PROFILES, bundleEntries, caEntry, certPath, certificatesFor, generatedFor, keyPath, rotationFiles, validityFor,
   type CAName, type CertEntry, type KubeconfigEntry, type Root,
 } from '../pki/catalog.js';
 import { parsePkcs11Uri } from '../pki/pkcs11-uri.js';
 import path from 'node:path';
+import { parse, stringify } from 'yaml';
+import { tokenSecret } from '../bootstrap/token.js';
 import type { CertTarget, GeneratedTarget, KeyPairTarget, KubeconfigTarget, KubeletClientTarget, Target } from './targets.js';
 
 /** The description as seen from one node of the inventory. */
@@ -75,6 +77,20 @@ export function authorityTargets(spec: ClusterSpec, names: readonly CAName[]): C
   return names.map((n) => certTarget(caEntry(n), spec, { policy: 'require' }));
 }
 
+/** What the plan says of a component's flags: the user's arguments, environment and settings in them, and which were accepted as insecure. */
+function userNotes(spec: ClusterSpec, component: string): string[] {
+  const { args, envs, kubeletConfig, kubeletConfigOrigin, allowInsecure } = spec.components;
+  const notes: string[] = [];
+  const insecure = (a: { name: string }) => allowInsecure.includes(a.name);
+  const mine = args[component as UserComponent] ?? [];
+  const byField = (list: readonly UserArg[]) => [...new Set(list.map((a) => a.field))].map((field) => [field, list.filter((a) => a.field === field)] as const);
+  for (const [field, list] of byField(mine.filter((a) => !insecure(a)))) notes.push(`the user's arguments (${field}): ${list.map((a) => `--${a.name}=${a.value}`).join(' ')}`);
+  for (const [field, list] of byField(mine.filter(insecure))) notes.push(`WARNING: accepted as insecure (allowInsecure), from ${field}: ${list.map((a) => `--${a.name}=${a.value}`).join(' ')}`);
+  for (const [field, list] of byField(envs[component as UserComponent] ?? [])) notes.push(`the user's environment (${field}): ${list.map((a) => a.name).join(' ')}`);
+  if (component === 'kubelet' && Object.keys(kubeletConfig).length) notes.push(`the user's settings (${kubeletConfigOrigin}), under kubepki's: ${Object.keys(kubeletConfig).join(', ')}`);
+  return notes;
+}
+
 /** A component's flag files (flags, env, and the kubelet's config or etcdctl's env), grouped as plans show them. */
 export function flagTargets(spec: ClusterSpec, externalCAs: () => ReadonlySet<CAName>, rotations?: () => FlagContext['rotations']): GeneratedTarget[] {
   const ctx = (): FlagContext => ({ spec, externalCAs: externalCAs(), ...(rotations ? { rotations: rotations() } : {}) });
@@ -83,7 +99,7 @@ export function flagTargets(spec: ClusterSpec, externalCAs: () => ReadonlySet<CA
     const name = entry.component!;
     let g = groups.get(name);
     if (!g) {
-      g = { kind: 'generated', shownAs: 'flags', id: `flags/${name}`, name, root: 'flags', policy: 'generated', files: [], consumers: [] };
+      g = { kind: 'generated', shownAs: 'flags', id: `flags/${name}`, name, root: 'flags', policy: 'generated', files: [], consumers: [], notes: userNotes(spec, name) };
       groups.set(name, g);
     }
     let memo: string | undefined;
@@ -106,9 +122,37 @@ export function clusterTargets(spec: ClusterSpec, o: { kubeconfigs: boolean; fla
     };
     targets.push(t);
   }
-  if (o.kubeconfigs) targets.push(...KUBECONFIGS.map((k) => kubeconfigTarget(k, spec, { policy: 'init' })));
+  if (o.kubeconfigs) targets.push(...KUBECONFIGS.map((k) => kubeconfigTarget(k, spec, { policy: 'init' })), ...bootstrapTokenTargets(spec, Date.now()));
   if (o.flags) targets.push(...flagTargets(spec, o.externalCAs, o.rotations));
   return targets;
+}
+
+/**
+ * The description's bootstrap tokens (InitConfiguration.bootstrapTokens), as
+ * kubepki token create writes them: a kube-system Secret each, 0600, in
+ * <kubeconfig dir>/bootstrap/. One that is there with the same token is kept
+ * (its expiry was written when it was made).
+ */
+export function bootstrapTokenTargets(spec: ClusterSpec, now: number): GeneratedTarget[] {
+  return spec.bootstrapTokens.map((b): GeneratedTarget => {
+    const [id, secret] = b.token.split('.') as [string, string];
+    const expiration = b.expires ? new Date(b.expires) : b.ttl ? new Date(now + b.ttl) : undefined;
+    return {
+      kind: 'generated', shownAs: 'generated', id: `bootstrap-token-${id}`, name: `bootstrap token ${id}`, root: 'kubeconfigs', policy: 'generated', consumers: [],
+      files: [{
+        rel: path.join(BOOTSTRAP_TOKEN_SECRETS.dir, BOOTSTRAP_TOKEN_SECRETS.file(id)), role: BOOTSTRAP_TOKEN_SECRETS.role,
+        data: () => stringify(tokenSecret({ token: { id, secret, token: b.token }, usages: b.usages, groups: b.groups, ...(expiration ? { expiration } : {}), ...(b.description ? { description: b.description } : {}) })),
+      }],
+      same: (existing) => {
+        try {
+          const data = (parse(existing) as { stringData?: Record<string, unknown> } | null)?.stringData;
+          return data?.['token-id'] === id && data['token-secret'] === secret;
+        } catch {
+          return false;
+        }
+      },
+    };
+  });
 }
 
 /**

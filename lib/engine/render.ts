@@ -82,6 +82,9 @@ export function describeApplied(plan: Plan): string[] {
     if (item.kind === 'kubeconfig') {
       const file = `${plan.dirs.kubeconfigs}/${item.writes[0] ?? item.uses[0]}`;
       log.push(item.action === 'create' ? `[kubeconfig] Writing "${item.name}" kubeconfig file` : `[kubeconfig] Using existing kubeconfig file: "${file}"`);
+    } else if (item.kind === 'generated') {
+      for (const w of item.writes) log.push(`[${item.name}] Writing ${plan.dirs[item.root]}/${w}`);
+      for (const u of item.uses) log.push(`[${item.name}] Using existing ${plan.dirs[item.root]}/${u}`);
     } else if (item.kind === 'flags') {
       for (const w of item.writes) log.push(`[flags] Writing ${plan.dirs.flags}/${w}`);
       for (const u of item.uses) log.push(`[flags] Using existing ${plan.dirs.flags}/${u}`);
@@ -97,7 +100,8 @@ export function describeApplied(plan: Plan): string[] {
         log.push(`[certs] ${item.name} serving cert is signed for DNS names [${item.sans.dns.join(' ')}] and IPs [${item.sans.ips.join(' ')}]`);
       }
     }
-    for (const note of item.notes) log.push(`[${item.kind === 'kubeconfig' ? 'kubeconfig' : 'certs'}] WARNING: ${item.name}: ${note}`);
+    if (item.kind === 'flags') for (const note of item.notes) log.push(`[flags] ${item.name}: ${note}`);
+    else for (const note of item.notes) log.push(`[${item.kind === 'kubeconfig' ? 'kubeconfig' : 'certs'}] WARNING: ${item.name}: ${note}`);
   }
   return log;
 }

@@ -131,6 +131,10 @@ export interface GeneratedTarget extends TargetBase {
   expected?: (rel: string) => string | undefined;
   /** replace: the content can be made when deciding, and a file that has it already is kept. */
   settled?: boolean;
+  /** What the plan says of it (a component's flags: the user's arguments in them). */
+  notes?: readonly string[];
+  /** generated: an existing file this accepts is kept though it differs (a token's Secret, its expiry written when it was made). */
+  same?: (existing: string) => boolean;
 }
 
 /** Files that go (a finished rotation's old CA): each is copied to the backups, then removed; one that is not there is nothing to do. */

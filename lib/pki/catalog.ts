@@ -98,8 +98,12 @@ export const MODES = {
    */
   backup: 0o600,
   backupDir: 0o700,
-  /** Folders kubepki creates. */
-  dir: 0o755,
+  /**
+   * Folders kubepki creates: root's alone, so that no private key (a .key
+   * file, a kubeconfig's embedded key) sits in a folder others may list
+   * (kubepki audit checks it). The components and kubectl run as root.
+   */
+  dir: 0o700,
 } as const;
 export type FileRole = keyof typeof MODES;
 

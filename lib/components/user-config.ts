@@ -1,0 +1,91 @@
+/**
+ * What the user adds to the components (extraArgs, kubeletExtraArgs, the
+ * KubeletConfiguration document), checked against what kubepki secures: a
+ * value the hardening rules refuse, or a file flag pointed away from the file
+ * kubepki made, is an error naming the field, unless allowInsecure names it.
+ * Everything else is passed through (flags.ts) and shown in the plan.
+ */
+import type { ClusterSpec, UserArg, UserComponent } from '../config/spec.js';
+import { UserError } from '../errors.js';
+import { judgeSetting, ruleName, rulesFor, RULES, settingText } from './hardening.js';
+import { auditPolicyPath, consumedFiles, kubeletConfigPath } from './flags.js';
+import { parseCidr } from '../net.js';
+
+/** The files kubepki's flags and kubelet settings name, by component and flag (or setting). */
+function ownedFiles(spec: ClusterSpec): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const f of consumedFiles(spec)) {
+    const key = f.consumer.flag ? `${f.consumer.component} ${f.consumer.flag.replace(/^--/, '')}` : `${f.consumer.component} setting ${f.consumer.setting}`;
+    out.set(key, f.path);
+  }
+  out.set('kubelet config', kubeletConfigPath(spec));
+  out.set('kube-apiserver audit-policy-file', auditPolicyPath(spec));
+  return out;
+}
+
+const advice = (name: string) => `to accept it anyway, add "${name}" to allowInsecure (--allow-insecure ${name})`;
+
+/** Every problem with the user's component settings; none when they weaken nothing (or allowInsecure accepts it). */
+export function userSettingProblems(spec: ClusterSpec): string[] {
+  const { args, kubeletConfig, kubeletConfigOrigin, allowInsecure } = spec.components;
+  const allowed = new Set(allowInsecure);
+  const owned = ownedFiles(spec);
+  const problems: string[] = [];
+  for (const [component, list] of Object.entries(args) as [UserComponent, UserArg[]][]) {
+    for (const a of list) {
+      if (allowed.has(a.name)) continue;
+      const file = owned.get(`${component} ${a.name}`);
+      if (file !== undefined && a.value !== file) {
+        problems.push(`${a.field}: ${a.name}=${a.value}: ${component}'s --${a.name} is ${file}, the file kubepki makes and checks; ${advice(a.name)}`);
+        continue;
+      }
+      for (const r of rulesFor(component, a.name)) {
+        const complaint = r.judge(a.value);
+        if (complaint) problems.push(`${a.field}: ${a.name}=${a.value} ${complaint}: ${r.title} (${ruleName(r)}); ${advice(a.name)}`);
+      }
+    }
+  }
+  for (const r of RULES) {
+    if (r.component !== 'kubelet' || !r.setting || allowed.has(r.setting) || allowed.has(r.flag)) continue;
+    const value = settingText(kubeletConfig, r.setting);
+    if (value === undefined) continue;
+    const complaint = judgeSetting(r, kubeletConfig);
+    if (complaint) problems.push(`${kubeletConfigOrigin}.${r.setting}: ${value} ${complaint}: ${r.title} (${ruleName(r)}); ${advice(r.setting)}`);
+  }
+  for (const [key, file] of owned) {
+    const m = /^kubelet setting (.+)$/.exec(key);
+    if (!m || allowed.has(m[1]!)) continue;
+    const value = settingText(kubeletConfig, m[1]!);
+    if (value !== undefined && value !== file) problems.push(`${kubeletConfigOrigin}.${m[1]}: ${value}: the kubelet's ${m[1]} is ${file}, the file kubepki makes and checks; ${advice(m[1]!)}`);
+  }
+  problems.push(...podNetworkProblems(spec));
+  return problems;
+}
+
+/**
+ * The controller-manager's node CIDR mask must fit in the pod network: a mask
+ * shorter than the network's prefix stops it at start (kubeadm's own example
+ * has node-cidr-mask-size 20 with a /24).
+ */
+function podNetworkProblems(spec: ClusterSpec): string[] {
+  const problems: string[] = [];
+  for (const a of spec.components.args['kube-controller-manager'] ?? []) {
+    const m = /^node-cidr-mask-size(-ipv4|-ipv6)?$/.exec(a.name);
+    if (!m || !/^\d+$/.test(a.value)) continue;
+    const family = m[1] === '-ipv6' ? 6 : 4;
+    const net = spec.podSubnets.map((c) => parseCidr(c)!).find((c) => c.family === family || (!m[1] && spec.podSubnets.length === 1));
+    if (net && Number(a.value) < net.prefix) {
+      problems.push(`${a.field}: ${a.name}=${a.value} is shorter than the pod network ${net.text}'s /${net.prefix}: kube-controller-manager would refuse to start; give a mask of ${net.prefix} or more, or a larger podSubnet`);
+    }
+  }
+  return problems;
+}
+
+/** Refuse a description whose component settings weaken what kubepki secures. */
+export function checkUserSettings(spec: ClusterSpec): void {
+  const problems = userSettingProblems(spec);
+  if (!problems.length) return;
+  throw new UserError(problems.length === 1 ? problems[0]! : `${problems.length} of the description's component settings weaken what kubepki secures or cannot work:`, {
+    details: problems.length === 1 ? [] : problems,
+  });
+}
