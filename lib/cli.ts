@@ -146,6 +146,17 @@ cli
     (argv) => run(async () => (await import('./commands/render.js')).runRender(argv as never)),
   )
   .command(
+    'audit',
+    'Check this node as a CIS audit does (Kubernetes Benchmark 1.12: files, flags, kubelet settings), and what CIS cannot see: files flags name, trust, keys, secrets. Exit 0 clean, 3 warnings, 4 failures',
+    (y) => specOptions(y)
+      .option('output', { alias: 'o', choices: ['text', 'json', 'yaml', 'junit'] as const, default: 'text' as const, describe: 'Output format (junit: for CI)' })
+      .option('units-dir', { type: 'string', coerce: last, default: '/etc/systemd/system', describe: 'Where the units are', requiresArg: true })
+      .option('all', { type: 'boolean', describe: 'List passing and skipped checks too (text)' })
+      .example('$0 audit', 'Audit this node, as installed by kubepki init and render systemd')
+      .example('$0 audit -o junit > audit.xml', 'For a CI job'),
+    (argv) => run(async () => (await import('./commands/audit.js')).runAudit(argv as never)),
+  )
+  .command(
     'certs <command>',
     'Day-2 certificate commands',
     (y) => y.command(

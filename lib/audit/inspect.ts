@@ -1,0 +1,149 @@
+/**
+ * What `kubepki audit` reads on a node, and nothing else: the flag files
+ * the units pass (the .env, else the .flags), the units, the kubelet's
+ * configuration, the files flags name, the cert and kubeconfig folders. Each
+ * file is looked at without following links; what cannot be read is said,
+ * never thrown. The checks (checks.ts) judge this snapshot.
+ */
+import { lstatSync, readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { parse } from 'yaml';
+import type { ClusterSpec } from '../config/spec.js';
+import { describeSystemError } from '../errors.js';
+import { envVariable } from '../components/flags.js';
+import { componentsFor, flagFile, UNITS, type ServiceComponent } from '../pki/catalog.js';
+
+export interface FileInfo {
+  path: string;
+  type?: 'file' | 'dir' | 'symlink' | 'other';
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  /** Why it could not be looked at. */
+  error?: string;
+}
+
+export function info(file: string): FileInfo {
+  try {
+    const st = lstatSync(file);
+    return { path: file, type: st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other', mode: st.mode & 0o777, uid: st.uid, gid: st.gid };
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return { path: file };
+    return { path: file, error: describeSystemError(e) };
+  }
+}
+
+export const exists = (f: FileInfo) => f.type !== undefined;
+
+export function readText(f: FileInfo): { text?: string; error?: string } {
+  if (f.error) return { error: f.error };
+  if (f.type !== 'file') return { error: f.type ? `is a ${f.type === 'dir' ? 'folder' : f.type === 'symlink' ? 'symbolic link' : 'special file'}` : 'does not exist' };
+  try {
+    return { text: readFileSync(f.path, 'utf8') };
+  } catch (e) {
+    return { error: describeSystemError(e) };
+  }
+}
+
+/** A component as installed: its flags (the last value of a flag given twice is the one it uses), from which file, and its unit. */
+export interface InstalledComponent {
+  component: ServiceComponent;
+  /** The file the flags were read from. */
+  source: FileInfo;
+  /** Every flag file of the component that exists (.flags and .env). */
+  files: FileInfo[];
+  flags: [string, string][];
+  unit?: FileInfo;
+  /** Why the flags could not be read. */
+  error?: string;
+}
+
+/** The flags of a systemd EnvironmentFile's VAR="..." line, as systemd unquotes it. */
+export function envFileFlags(text: string, variable: string): [string, string][] | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${variable}=`));
+  if (line === undefined) return undefined;
+  let value = line.slice(variable.length + 1).trim();
+  if (value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1).replace(/\\(["\\])/g, '$1');
+  return splitFlags(value.split(/\s+/).filter(Boolean));
+}
+
+function splitFlags(words: readonly string[]): [string, string][] {
+  return words.map((w) => {
+    const eq = w.indexOf('=');
+    return eq < 0 ? [w, 'true'] : [w.slice(0, eq), w.slice(eq + 1)];
+  });
+}
+
+export function flagValue(c: InstalledComponent | undefined, flag: string): string | undefined {
+  if (!c) return undefined;
+  let value: string | undefined;
+  for (const [name, v] of c.flags) if (name === flag) value = v;
+  return value;
+}
+
+function readComponent(spec: ClusterSpec, component: ServiceComponent, unitsDir: string): InstalledComponent | undefined {
+  const env = info(path.join(spec.flagsDir, flagFile(component, 'env').file));
+  const args = info(path.join(spec.flagsDir, flagFile(component, 'args').file));
+  const unitEntry = UNITS.find((u) => u.component === component)!;
+  const unit = info(path.join(unitsDir, unitEntry.file));
+  const files = [env, args].filter(exists);
+  if (!files.length) return undefined;
+  const source = exists(env) ? env : args;
+  const base = { component, source, files, ...(exists(unit) ? { unit } : {}) };
+  const read = readText(source);
+  if (read.error !== undefined) return { ...base, flags: [], error: read.error };
+  if (source === env) {
+    const flags = envFileFlags(read.text!, envVariable(component));
+    return flags ? { ...base, flags } : { ...base, flags: [], error: `has no ${envVariable(component)}= line` };
+  }
+  return { ...base, flags: splitFlags(read.text!.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))) };
+}
+
+export interface Installed {
+  spec: ClusterSpec;
+  components: Map<ServiceComponent, InstalledComponent>;
+  kubeletConfig?: { file: FileInfo; config?: Record<string, unknown>; error?: string };
+  /** Every file and folder under the cert dir, the dir itself first. */
+  pki: FileInfo[];
+}
+
+/** Everything under a folder (itself first), without following links; unreadable folders are listed with their error. */
+export function walk(dir: string): FileInfo[] {
+  const top = info(dir);
+  if (top.type !== 'dir') return exists(top) || top.error ? [top] : [];
+  const out: FileInfo[] = [top];
+  let names: string[];
+  try {
+    names = readdirSync(dir).sort();
+  } catch (e) {
+    return [{ ...top, error: describeSystemError(e) }];
+  }
+  for (const name of names) out.push(...walk(path.join(dir, name)));
+  return out;
+}
+
+export function inspect(spec: ClusterSpec, unitsDir: string): Installed {
+  const components = new Map<ServiceComponent, InstalledComponent>();
+  for (const c of componentsFor(spec.etcd.external)) {
+    const found = readComponent(spec, c, unitsDir);
+    if (found) components.set(c, found);
+  }
+  const installed: Installed = { spec, components, pki: walk(spec.certificatesDir) };
+  const configFile = flagValue(components.get('kubelet'), '--config');
+  if (configFile) {
+    const file = info(configFile);
+    const read = readText(file);
+    if (read.error !== undefined) installed.kubeletConfig = { file, error: read.error };
+    else {
+      try {
+        const config = parse(read.text!) as unknown;
+        installed.kubeletConfig = config && typeof config === 'object' && !Array.isArray(config)
+          ? { file, config: config as Record<string, unknown> }
+          : { file, error: 'is not a YAML mapping' };
+      } catch (e) {
+        installed.kubeletConfig = { file, error: `is not YAML: ${(e as Error).message.split('\n')[0]}` };
+      }
+    }
+  }
+  return installed;
+}
