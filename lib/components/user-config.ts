@@ -8,8 +8,15 @@
 import type { ClusterSpec, UserArg, UserComponent } from '../config/spec.js';
 import { UserError } from '../errors.js';
 import { judgeSetting, ruleName, rulesFor, RULES, settingText } from './hardening.js';
-import { auditPolicyPath, consumedFiles, kubeletConfigPath } from './flags.js';
+import { auditPolicyPath, consumedFiles, envVariable, kubeletConfigPath } from './flags.js';
 import { parseCidr } from '../net.js';
+
+/** The kubelet's file flags and the configuration fields they stand for. */
+const KUBELET_FILE_FLAGS: Record<string, string> = {
+  'client-ca-file': 'authentication.x509.clientCAFile',
+  'tls-cert-file': 'tlsCertFile',
+  'tls-private-key-file': 'tlsPrivateKeyFile',
+};
 
 /** The files kubepki's flags and kubelet settings name, by component and flag (or setting). */
 function ownedFiles(spec: ClusterSpec): Map<string, string> {
@@ -17,6 +24,11 @@ function ownedFiles(spec: ClusterSpec): Map<string, string> {
   for (const f of consumedFiles(spec)) {
     const key = f.consumer.flag ? `${f.consumer.component} ${f.consumer.flag.replace(/^--/, '')}` : `${f.consumer.component} setting ${f.consumer.setting}`;
     out.set(key, f.path);
+  }
+  // The kubelet's flags that name the same files as its settings (a flag wins over the configuration).
+  for (const [flag, setting] of Object.entries(KUBELET_FILE_FLAGS)) {
+    const file = out.get(`kubelet setting ${setting}`);
+    if (file !== undefined) out.set(`kubelet ${flag}`, file);
   }
   out.set('kubelet config', kubeletConfigPath(spec));
   out.set('kube-apiserver audit-policy-file', auditPolicyPath(spec));
@@ -58,6 +70,12 @@ export function userSettingProblems(spec: ClusterSpec): string[] {
     const value = settingText(kubeletConfig, m[1]!);
     if (value !== undefined && value !== file) problems.push(`${kubeletConfigOrigin}.${m[1]}: ${value}: the kubelet's ${m[1]} is ${file}, the file kubepki makes and checks; ${advice(m[1]!)}`);
   }
+  // An environment variable of a component must not be the one that carries its flags: it would replace them all.
+  for (const [component, list] of Object.entries(spec.components.envs) as [UserComponent, UserArg[]][]) {
+    for (const e of list) {
+      if (e.name === envVariable(component)) problems.push(`${e.field}: ${e.name} is the variable that carries ${component}'s flags: it would replace every flag kubepki writes; give the flags as extraArgs`);
+    }
+  }
   problems.push(...podNetworkProblems(spec));
   return problems;
 }
@@ -79,6 +97,25 @@ function podNetworkProblems(spec: ClusterSpec): string[] {
     }
   }
   return problems;
+}
+
+/** The kubelet settings the user gave that allowInsecure accepts though they weaken what kubepki secures (the plan warns of them). */
+export function acceptedKubeletSettings(spec: ClusterSpec): string[] {
+  const { kubeletConfig, allowInsecure } = spec.components;
+  const out: string[] = [];
+  for (const r of RULES) {
+    if (r.component !== 'kubelet' || !r.setting || !(allowInsecure.includes(r.setting) || allowInsecure.includes(r.flag))) continue;
+    const value = settingText(kubeletConfig, r.setting);
+    if (value !== undefined && judgeSetting(r, kubeletConfig)) out.push(`${r.setting}=${value}`);
+  }
+  const owned = ownedFiles(spec);
+  for (const [key, file] of owned) {
+    const m = /^kubelet setting (.+)$/.exec(key);
+    if (!m || !allowInsecure.includes(m[1]!)) continue;
+    const value = settingText(kubeletConfig, m[1]!);
+    if (value !== undefined && value !== file) out.push(`${m[1]}=${value}`);
+  }
+  return [...new Set(out)];
 }
 
 /** Refuse a description whose component settings weaken what kubepki secures. */

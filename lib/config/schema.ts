@@ -59,10 +59,11 @@ const scalarText = (rule: RuleName) => v.pipe(v.union([v.string(), v.number(), v
  * value, v1beta4's list of name/value pairs (a name may repeat); both become
  * the list, in the order written.
  */
-const args = v.union([
-  v.pipe(v.array(strict({ name: checked('argName'), value: scalarText('argValue') })), v.transform((list) => list.map(({ name, value }) => ({ name, value })))),
-  v.pipe(v.record(v.pipe(v.string(), checked('argName')), scalarText('argValue')), v.transform((map) => Object.entries(map).map(([name, value]) => ({ name, value })))),
-], 'is neither a list of name/value pairs nor a map of flag names to values');
+const argList = v.pipe(v.array(strict({ name: checked('argName'), value: scalarText('argValue') })), v.transform((list) => list.map(({ name, value }) => ({ name, value }))));
+const argMap = v.pipe(v.record(v.pipe(v.string(), checked('argName')), scalarText('argValue')), v.transform((map) => Object.entries(map).map(([name, value]) => ({ name, value }))));
+const notArgs = v.custom<never>(() => false, 'is neither a list of name/value pairs nor a map of flag names to values');
+// By the value's shape, so that a complaint about one item (a value with a space) reaches the user as itself.
+const args = v.lazy((input) => (Array.isArray(input) ? argList : typeof input === 'object' && input !== null ? argMap : notArgs));
 const envs = v.array(strict({ name: checked('envName'), value: scalarText('envValue') }));
 const bootstrapTokens = v.array(strict({
   token: v.optional(checked('bootstrapToken')),

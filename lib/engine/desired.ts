@@ -5,6 +5,7 @@
  * signer comes from lib/pki/catalog.ts.
  */
 import { flagFileContent, type FlagContext } from '../components/flags.js';
+import { acceptedKubeletSettings } from '../components/user-config.js';
 import type { ClusterSpec, UserArg, UserComponent, NodeSpec } from '../config/spec.js';
 import { serverURL } from '../kubeconfig/kubeconfig.js';
 import {
@@ -87,7 +88,11 @@ function userNotes(spec: ClusterSpec, component: string): string[] {
   for (const [field, list] of byField(mine.filter((a) => !insecure(a)))) notes.push(`the user's arguments (${field}): ${list.map((a) => `--${a.name}=${a.value}`).join(' ')}`);
   for (const [field, list] of byField(mine.filter(insecure))) notes.push(`WARNING: accepted as insecure (allowInsecure), from ${field}: ${list.map((a) => `--${a.name}=${a.value}`).join(' ')}`);
   for (const [field, list] of byField(envs[component as UserComponent] ?? [])) notes.push(`the user's environment (${field}): ${list.map((a) => a.name).join(' ')}`);
-  if (component === 'kubelet' && Object.keys(kubeletConfig).length) notes.push(`the user's settings (${kubeletConfigOrigin}), under kubepki's: ${Object.keys(kubeletConfig).join(', ')}`);
+  if (component === 'kubelet' && Object.keys(kubeletConfig).length) {
+    notes.push(`the user's settings (${kubeletConfigOrigin}), under kubepki's: ${Object.keys(kubeletConfig).join(', ')}`);
+    const accepted = acceptedKubeletSettings(spec);
+    if (accepted.length) notes.push(`WARNING: accepted as insecure (allowInsecure), from ${kubeletConfigOrigin}: ${accepted.join(' ')}`);
+  }
   return notes;
 }
 
