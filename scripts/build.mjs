@@ -62,7 +62,7 @@ await esbuild.build({
 // V8's code cache: the bundle's functions compiled once, here, by running the
 // main jobs in one process (init with every phase on a scratch folder, init again
 // over what it wrote, then a CA rotation's start, issue and complete, a reconcile
-// and check-expiration: the commands that read certificates, keys and kubeconfigs
+// check-expiration and audit: the commands that read certificates, keys and kubeconfigs
 // back). bin/kubepki.cjs hands it
 // to V8, which skips parsing and compiling what it holds (~60 ms of start-up on
 // this project's 2-core machine). V8 checks it against its own version and flags
@@ -72,7 +72,7 @@ try {
   const dirs = ['--cert-dir', path.join(scratch, 'pki'), '--kubeconfig-dir', scratch, '--flags-dir', path.join(scratch, 'flags'),
     '--node-name', 'build', '--advertise-address', '192.0.2.10', '--encryption-algorithm', 'ECDSA-P256'];
   const warmup = [['init', ...dirs], ...['start', 'issue', 'complete'].map((step) => ['ca', 'rotate', step, ...dirs]),
-    ['certs', 'reconcile', ...dirs, '--apiserver-cert-extra-sans', 'warm-up.example'], ['certs', 'check-expiration', ...dirs]];
+    ['certs', 'reconcile', ...dirs, '--apiserver-cert-extra-sans', 'warm-up.example'], ['certs', 'check-expiration', ...dirs], ['audit', ...dirs]];
   execFileSync(process.execPath, [path.join(root, 'bin/kubepki.cjs'), 'init', ...dirs], {
     stdio: process.env.KUBEPKI_BUILD_DEBUG ? 'inherit' : 'ignore', env: { ...process.env, KUBEPKI_BUNDLE: bundle, KUBEPKI_CODE_CACHE_OUT: `${bundle}.cache`, KUBEPKI_WARMUP: JSON.stringify(warmup) },
   });

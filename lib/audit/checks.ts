@@ -24,6 +24,52 @@ import { parsePublicKeyPem, readPrivateKeyPem } from '../pki/keys.js';
 import { spkiDer } from '../pki/keys.js';
 import { exists, flagValue, info, readText, walk, type FileInfo, type Installed } from './inspect.js';
 
+/**
+ * The checks of files and of what flags name (the flag and setting checks are
+ * the rules of hardening.ts): what each says, whether kube-bench scores it
+ * (an unscored check that fails is a warning), and what it reads. docs/cis.md
+ * is generated from this table and RULES.
+ */
+export const CHECKS = {
+  '1.1.1': { title: "kube-apiserver's flag files and unit are 600 or more restrictive", scored: true, reads: 'kube-apiserver.flags, .env, kube-apiserver.service', kubeBench: 'stat -c %a $apiserverconf, bitmask 600' },
+  '1.1.2': { title: "kube-apiserver's flag files and unit are owned by root:root", scored: true, reads: 'the same', kubeBench: 'stat -c %U:%G $apiserverconf, root:root' },
+  '1.1.3': { title: "kube-controller-manager's flag files and unit are 600 or more restrictive", scored: true, reads: 'kube-controller-manager.flags, .env, .service', kubeBench: 'bitmask 600' },
+  '1.1.4': { title: "kube-controller-manager's flag files and unit are owned by root:root", scored: true, reads: 'the same', kubeBench: 'root:root' },
+  '1.1.5': { title: "kube-scheduler's flag files and unit are 600 or more restrictive", scored: true, reads: 'kube-scheduler.flags, .env, .service', kubeBench: 'bitmask 600' },
+  '1.1.6': { title: "kube-scheduler's flag files and unit are owned by root:root", scored: true, reads: 'the same', kubeBench: 'root:root' },
+  '1.1.7': { title: "etcd's flag files and unit are 600 or more restrictive", scored: true, reads: 'etcd.flags, .env, etcd.service', kubeBench: 'bitmask 600' },
+  '1.1.8': { title: "etcd's flag files and unit are owned by root:root", scored: true, reads: 'the same', kubeBench: 'root:root' },
+  '1.1.11': { title: 'the etcd data dir is 700 or more restrictive', scored: true, reads: "etcd's --data-dir", kubeBench: 'stat -c %a of --data-dir, bitmask 700' },
+  '1.1.12': { title: 'the etcd data dir is owned by etcd:etcd', scored: true, reads: "etcd's --data-dir", kubeBench: 'stat -c %U:%G, etcd:etcd (kubepki: accepted, README "CIS")' },
+  '1.1.13': { title: 'admin.conf and super-admin.conf: 600 or more restrictive', scored: true, reads: '<kubeconfig dir>/admin.conf, super-admin.conf', kubeBench: 'bitmask 600 on each that exists' },
+  '1.1.14': { title: 'admin.conf and super-admin.conf: owned by root:root', scored: true, reads: 'the same', kubeBench: 'root:root' },
+  '1.1.15': { title: 'scheduler.conf: 600 or more restrictive', scored: true, reads: "the scheduler's --kubeconfig", kubeBench: 'bitmask 600' },
+  '1.1.16': { title: 'scheduler.conf: owned by root:root', scored: true, reads: 'the same', kubeBench: 'root:root' },
+  '1.1.17': { title: 'controller-manager.conf: 600 or more restrictive', scored: true, reads: "the controller-manager's --kubeconfig", kubeBench: 'bitmask 600' },
+  '1.1.18': { title: 'controller-manager.conf: owned by root:root', scored: true, reads: 'the same', kubeBench: 'root:root' },
+  '1.1.19': { title: 'the PKI folder and its files are owned by root:root', scored: true, reads: 'everything under the cert dir', kubeBench: 'find /etc/kubernetes/pki | stat -c %U:%G, root:root' },
+  '1.1.20': { title: 'certificate files (*.crt) are 644 or more restrictive', scored: false, reads: '*.crt under the cert dir', kubeBench: 'bitmask 644' },
+  '1.1.21': { title: 'key files (*.key) are 600 or more restrictive', scored: false, reads: '*.key under the cert dir', kubeBench: 'bitmask 600' },
+  '4.1.1': { title: "kubelet's flag files and unit are 600 or more restrictive", scored: true, reads: 'kubelet.flags, .env, kubelet.service', kubeBench: 'stat -c %a $kubeletsvc, bitmask 600' },
+  '4.1.2': { title: "kubelet's flag files and unit are owned by root:root", scored: true, reads: 'the same', kubeBench: 'root:root' },
+  '4.1.5': { title: "the kubelet's kubeconfig: 600 or more restrictive", scored: true, reads: "the kubelet's --kubeconfig", kubeBench: 'bitmask 600' },
+  '4.1.6': { title: "the kubelet's kubeconfig: owned by root:root", scored: true, reads: 'the same', kubeBench: 'root:root' },
+  '4.1.9': { title: "the kubelet's configuration file is 600 or more restrictive", scored: true, reads: "the kubelet's --config", kubeBench: 'stat -c %a $kubeletconf, bitmask 600' },
+  '4.1.10': { title: "the kubelet's configuration file is owned by root:root", scored: true, reads: 'the same', kubeBench: 'root:root' },
+  'kubepki.audit-policy': { title: 'the audit policy logs no Secret (no Request or RequestResponse level for secrets)', scored: true, reads: "the API server's --audit-policy-file" },
+  'kubepki.named-files': { title: 'every file a flag names exists and holds what the flag needs', scored: true, reads: 'every file a flag or kubelet setting names (a certificate, a CA bundle, a key, a public key, a kubeconfig)' },
+  'kubepki.expiry': { title: 'no certificate a flag names has expired', scored: true, reads: "the same, and kubeconfigs' client certificates (the kubelet's rotated one through its link)" },
+  'kubepki.pairs': { title: 'each certificate a component is given pairs with the key it is given', scored: true, reads: "certificate and key flags of one catalog entry; kubeconfigs' embedded pairs" },
+  'kubepki.trust': { title: "each trust flag names the CA that signed its peers' certificates", scored: true, reads: 'each CA flag, against the certificates and kubeconfigs that CA signs (by the catalog)' },
+  'kubepki.keys': { title: 'key algorithms and sizes agree (RSA of 2048 bits or more)', scored: true, reads: "every certificate's key under the cert dir (mixed algorithms: a warning)" },
+  'kubepki.kubeconfig-ca': { title: "kubeconfigs point at the cluster's CA, over https", scored: true, reads: "every kubeconfig kubepki writes, against the cert dir's ca.crt" },
+  'kubepki.secrets': { title: 'nothing secret is readable by others than its owner', scored: true, reads: 'keys, kubeconfigs, bootstrap token Secrets, the token file' },
+  'kubepki.key-folders': { title: 'no private key is in a folder others may list or write', scored: true, reads: 'the folders of those files (others may list: a warning; write: a failure)' },
+  'kubepki.installed': { title: "kubepki's flag files are installed here", scored: true, reads: 'the flags dir' },
+} as const satisfies Record<string, { title: string; scored: boolean; reads: string; kubeBench?: string }>;
+export type CheckId = keyof typeof CHECKS;
+const T = (id: CheckId) => CHECKS[id].title;
+
 export type Status = 'pass' | 'fail' | 'warn' | 'accepted' | 'skip';
 
 export interface Finding {
@@ -43,7 +89,8 @@ const within = (mode: number, max: number) => (mode & ~max) === 0;
 const bad = (scored: boolean): Status => (scored ? 'fail' : 'warn');
 
 /** One check over files: a finding per file that fails it, or one that passes (or is skipped, when there is no file). */
-function perFile(id: string, title: string, files: readonly FileInfo[], judge: (f: FileInfo) => string | undefined, scored = true): Finding[] {
+function perFile(id: CheckId, files: readonly FileInfo[], judge: (f: FileInfo) => string | undefined): Finding[] {
+  const { title, scored } = CHECKS[id];
   const present = files.filter(exists);
   if (!present.length) return [{ id, title, status: 'skip', detail: 'no such file here' }];
   const out: Finding[] = [];
@@ -83,7 +130,7 @@ const ownedBy = (want: string) => (f: FileInfo) => {
 // ------------------------------------------------------------------ CIS 1.1 and 4.1: files
 
 /** CIS numbers of a component's "pod specification" (for kubepki: its flag files and unit): mode, owner. */
-const SPEC_FILE_CHECKS: Record<ServiceComponent, readonly [string, string]> = {
+const SPEC_FILE_CHECKS: Record<ServiceComponent, readonly [CheckId, CheckId]> = {
   'kube-apiserver': ['1.1.1', '1.1.2'],
   'kube-controller-manager': ['1.1.3', '1.1.4'],
   'kube-scheduler': ['1.1.5', '1.1.6'],
@@ -94,42 +141,42 @@ const SPEC_FILE_CHECKS: Record<ServiceComponent, readonly [string, string]> = {
 function fileChecks(installed: Installed): Finding[] {
   const { spec, components } = installed;
   const out: Finding[] = [];
-  for (const [component, [modeId, ownerId]] of Object.entries(SPEC_FILE_CHECKS) as [ServiceComponent, readonly [string, string]][]) {
+  for (const [component, [modeId, ownerId]] of Object.entries(SPEC_FILE_CHECKS) as [ServiceComponent, readonly [CheckId, CheckId]][]) {
     const c = components.get(component);
     if (!c) continue;
     const files = [...c.files, ...(c.unit ? [c.unit] : [])];
-    out.push(...perFile(modeId, `${component}'s flag files and unit are 600 or more restrictive`, files, modeAtMost(0o600)));
-    out.push(...perFile(ownerId, `${component}'s flag files and unit are owned by root:root`, files, ownedBy('root:root')));
+    out.push(...perFile(modeId, files, modeAtMost(0o600)));
+    out.push(...perFile(ownerId, files, ownedBy('root:root')));
   }
   if (installed.kubeletConfig) {
-    out.push(...perFile('4.1.9', "the kubelet's configuration file is 600 or more restrictive", [installed.kubeletConfig.file], modeAtMost(0o600)));
-    out.push(...perFile('4.1.10', "the kubelet's configuration file is owned by root:root", [installed.kubeletConfig.file], ownedBy('root:root')));
+    out.push(...perFile('4.1.9', [installed.kubeletConfig.file], modeAtMost(0o600)));
+    out.push(...perFile('4.1.10', [installed.kubeletConfig.file], ownedBy('root:root')));
   }
   const dataDir = flagValue(components.get('etcd'), '--data-dir');
   if (dataDir) {
     const d = info(dataDir);
-    out.push(...perFile('1.1.11', 'the etcd data dir is 700 or more restrictive', [d], modeAtMost(0o700)));
+    out.push(...perFile('1.1.11', [d], modeAtMost(0o700)));
     // kubepki runs etcd as root so that every key stays root's (1.1.19, 1.1.21): 1.1.12 cannot pass as well (README).
-    for (const f of perFile('1.1.12', 'the etcd data dir is owned by etcd:etcd', [d], ownedBy('etcd:etcd'))) {
+    for (const f of perFile('1.1.12', [d], ownedBy('etcd:etcd'))) {
       out.push(f.status === 'fail' ? { ...f, status: 'accepted', detail: `${f.detail!.replace(/; run .*$/, '')}: kubepki runs etcd as root so that its keys stay root:root 0600 (1.1.19, 1.1.21); see the README, "CIS"` } : f);
     }
   }
   const kubeconfig = (name: string) => info(path.join(spec.kubeconfigDir, name));
   const flagged = (component: ServiceComponent, fallback: string) => info(flagValue(components.get(component), '--kubeconfig') ?? path.join(spec.kubeconfigDir, fallback));
-  const kubeconfigChecks: [string, string, string, FileInfo[]][] = [
-    ['1.1.13', '1.1.14', 'admin.conf and super-admin.conf', [kubeconfig('admin.conf'), kubeconfig('super-admin.conf')]],
-    ['1.1.15', '1.1.16', 'scheduler.conf', [flagged('kube-scheduler', 'scheduler.conf')]],
-    ['1.1.17', '1.1.18', 'controller-manager.conf', [flagged('kube-controller-manager', 'controller-manager.conf')]],
-    ['4.1.5', '4.1.6', "the kubelet's kubeconfig", [flagged('kubelet', 'kubelet.conf')]],
+  const kubeconfigChecks: [CheckId, CheckId, FileInfo[]][] = [
+    ['1.1.13', '1.1.14', [kubeconfig('admin.conf'), kubeconfig('super-admin.conf')]],
+    ['1.1.15', '1.1.16', [flagged('kube-scheduler', 'scheduler.conf')]],
+    ['1.1.17', '1.1.18', [flagged('kube-controller-manager', 'controller-manager.conf')]],
+    ['4.1.5', '4.1.6', [flagged('kubelet', 'kubelet.conf')]],
   ];
-  for (const [modeId, ownerId, what, files] of kubeconfigChecks) {
-    out.push(...perFile(modeId, `${what}: 600 or more restrictive`, files, modeAtMost(0o600)));
-    out.push(...perFile(ownerId, `${what}: owned by root:root`, files, ownedBy('root:root')));
+  for (const [modeId, ownerId, files] of kubeconfigChecks) {
+    out.push(...perFile(modeId, files, modeAtMost(0o600)));
+    out.push(...perFile(ownerId, files, ownedBy('root:root')));
   }
   const pki = installed.pki;
-  out.push(...perFile('1.1.19', 'the PKI folder and its files are owned by root:root', pki, ownedBy('root:root')));
-  out.push(...perFile('1.1.20', 'certificate files (*.crt) are 644 or more restrictive', pki.filter((f) => f.type === 'file' && f.path.endsWith('.crt')), modeAtMost(0o644), false));
-  out.push(...perFile('1.1.21', 'key files (*.key) are 600 or more restrictive', pki.filter((f) => f.type === 'file' && f.path.endsWith('.key')), modeAtMost(0o600), false));
+  out.push(...perFile('1.1.19', pki, ownedBy('root:root')));
+  out.push(...perFile('1.1.20', pki.filter((f) => f.type === 'file' && f.path.endsWith('.crt')), modeAtMost(0o644)));
+  out.push(...perFile('1.1.21', pki.filter((f) => f.type === 'file' && f.path.endsWith('.key')), modeAtMost(0o600)));
   return out;
 }
 
@@ -267,22 +314,22 @@ function namedFileChecks(installed: Installed, now: number): Finding[] {
     const o = get(n);
     const where = `${n.component} ${n.name}=${n.file}`;
     if (o.error) {
-      problems.push({ id: 'kubepki.named-files', title: 'every file a flag names exists and holds what the flag needs', status: 'fail', where, detail: o.error });
+      problems.push({ id: 'kubepki.named-files', title: T('kubepki.named-files'), status: 'fail', where, detail: o.error });
       continue;
     }
     const certs = o.certs ?? [];
     if (o.kubeconfig) {
       const client = clientCertificate(o.kubeconfig);
-      if (client.error) problems.push({ id: 'kubepki.named-files', title: 'every file a flag names exists and holds what the flag needs', status: 'fail', where, detail: `its client certificate cannot be read: ${client.error}` });
+      if (client.error) problems.push({ id: 'kubepki.named-files', title: T('kubepki.named-files'), status: 'fail', where, detail: `its client certificate cannot be read: ${client.error}` });
       if (client.cert) certs.push(client.cert);
     }
     for (const c of certs) {
       const gone = expiry(c, now);
-      if (gone) expired.push({ id: 'kubepki.expiry', title: 'no certificate a flag names has expired', status: 'fail', where, detail: `${gone}; renew it with "kubepki certs renew"` });
+      if (gone) expired.push({ id: 'kubepki.expiry', title: T('kubepki.expiry'), status: 'fail', where, detail: `${gone}; renew it with "kubepki certs renew"` });
     }
   }
-  out.push(...(problems.length ? problems : [{ id: 'kubepki.named-files', title: 'every file a flag names exists and holds what the flag needs', status: 'pass' as const, where: `${named.length} flags` }]));
-  out.push(...dedupe(expired.length ? expired : [{ id: 'kubepki.expiry', title: 'no certificate a flag names has expired', status: 'pass' as const }]));
+  out.push(...(problems.length ? problems : [{ id: 'kubepki.named-files', title: T('kubepki.named-files'), status: 'pass' as const, where: `${named.length} flags` }]));
+  out.push(...dedupe(expired.length ? expired : [{ id: 'kubepki.expiry', title: T('kubepki.expiry'), status: 'pass' as const }]));
 
   // Pairs: a component given a certificate and its key (by one catalog entry) gets a matching pair.
   const pairs: Finding[] = [];
@@ -292,7 +339,7 @@ function namedFileChecks(installed: Installed, now: number): Finding[] {
     const c = get(cert).certs?.[0];
     const k = get(key).spki;
     if (c && k && !c.spki.equals(k)) {
-      pairs.push({ id: 'kubepki.pairs', title: 'each certificate a component is given pairs with the key it is given', status: 'fail', where: `${cert.component} ${cert.name}`, detail: `${cert.file} and ${key.name}=${key.file} do not pair: the key is not the certificate's` });
+      pairs.push({ id: 'kubepki.pairs', title: T('kubepki.pairs'), status: 'fail', where: `${cert.component} ${cert.name}`, detail: `${cert.file} and ${key.name}=${key.file} do not pair: the key is not the certificate's` });
     }
   }
   for (const n of named.filter((x) => x.consumer.file === 'kubeconfig')) {
@@ -300,13 +347,13 @@ function namedFileChecks(installed: Installed, now: number): Finding[] {
     if (!kc?.certPem || !kc.keyPem) continue;
     try {
       if (!Certificate.fromPem(kc.certPem).spki.equals(readPrivateKeyPem(kc.keyPem, 'match').spki)) {
-        pairs.push({ id: 'kubepki.pairs', title: 'each certificate a component is given pairs with the key it is given', status: 'fail', where: n.file, detail: 'its client certificate and key do not pair' });
+        pairs.push({ id: 'kubepki.pairs', title: T('kubepki.pairs'), status: 'fail', where: n.file, detail: 'its client certificate and key do not pair' });
       }
     } catch {
       // reported by named-files
     }
   }
-  out.push(...(pairs.length ? pairs : [{ id: 'kubepki.pairs', title: 'each certificate a component is given pairs with the key it is given', status: 'pass' as const }]));
+  out.push(...(pairs.length ? pairs : [{ id: 'kubepki.pairs', title: T('kubepki.pairs'), status: 'pass' as const }]));
   out.push(...trustChecks(installed, named, get));
   return out;
 }
@@ -314,7 +361,7 @@ function namedFileChecks(installed: Installed, now: number): Finding[] {
 /** Each trust flag names the CA that signed the certificates its component's peers present (the catalog says which CA signs what). */
 function trustChecks(installed: Installed, named: Named[], get: (n: Named) => Opened): Finding[] {
   const { spec } = installed;
-  const title = 'each trust flag names the CA that signed its peers\' certificates';
+  const title = T('kubepki.trust');
   const out: Finding[] = [];
   const leaves = new Map<string, { what: string; cert: Certificate }[]>();
   const signedBy = (ca: string) => {
@@ -352,7 +399,7 @@ function trustChecks(installed: Installed, named: Named[], get: (n: Named) => Op
 
 function keyChecks(installed: Installed): Finding[] {
   const { spec } = installed;
-  const title = 'key algorithms and sizes agree (RSA of 2048 bits or more)';
+  const title = T('kubepki.keys');
   const found = new Map<string, string[]>();
   const out: Finding[] = [];
   for (const e of certificatesFor(spec) as readonly CertEntry[]) {
@@ -377,7 +424,7 @@ function keyChecks(installed: Installed): Finding[] {
 
 function kubeconfigChecks(installed: Installed): Finding[] {
   const { spec } = installed;
-  const title = "kubeconfigs point at the cluster's CA, over https";
+
   const caText = readText(info(path.join(spec.certificatesDir, 'ca.crt'))).text;
   let ca: Certificate | undefined;
   try {
@@ -386,7 +433,7 @@ function kubeconfigChecks(installed: Installed): Finding[] {
     ca = undefined;
   }
   const files = [...KUBECONFIGS.map((k) => k.file), BOOTSTRAP_KUBECONFIG.file].map((f) => info(path.join(spec.kubeconfigDir, f)));
-  return perFile('kubepki.kubeconfig-ca', title, files, (f) => {
+  return perFile('kubepki.kubeconfig-ca', files, (f) => {
     const r = readText(f);
     if (r.error !== undefined) return `cannot be read: ${r.error}`;
     let kc: ParsedKubeconfig;
@@ -426,10 +473,10 @@ function secretFiles(installed: Installed): FileInfo[] {
 
 function secretChecks(installed: Installed): Finding[] {
   const secrets = secretFiles(installed);
-  const out = perFile('kubepki.secrets', 'nothing secret is readable by others than its owner', secrets,
+  const out = perFile('kubepki.secrets', secrets,
     (f) => (f.mode! & 0o077 ? `is ${octal(f.mode!)}: a secret others may read; run "chmod 600 ${f.path}"` : undefined));
   const folders = [...new Set(secrets.map((f) => path.dirname(f.path)))].map(info);
-  out.push(...perFile('kubepki.key-folders', 'no private key is in a folder others may list or write', folders, (d) => {
+  out.push(...perFile('kubepki.key-folders', folders, (d) => {
     if (d.mode! & 0o022) return `is ${octal(d.mode!)}: others may replace the keys in it; run "chmod 700 ${d.path}"`;
     if (d.mode! & 0o005) return `is ${octal(d.mode!)}: others may list the keys in it; run "chmod 700 ${d.path}"`;
     return undefined;
@@ -442,7 +489,7 @@ function secretChecks(installed: Installed): Finding[] {
 function auditPolicyChecks(installed: Installed): Finding[] {
   const api = installed.components.get('kube-apiserver');
   if (!api) return [];
-  const title = 'the audit policy logs no Secret (no Request or RequestResponse level for secrets)';
+  const title = T('kubepki.audit-policy');
   const file = flagValue(api, '--audit-policy-file');
   if (!file) return [{ id: 'kubepki.audit-policy', title, status: 'fail', where: 'kube-apiserver --audit-policy-file', detail: 'is not set: the API server logs nothing (CIS 1.2.16, 3.2.1)' }];
   const r = readText(info(file));
@@ -469,7 +516,7 @@ function auditPolicyChecks(installed: Installed): Finding[] {
 /** Every check, in the order they are reported. */
 export function auditChecks(installed: Installed, now = Date.now()): Finding[] {
   if (!installed.components.size) {
-    return [{ id: 'kubepki.installed', title: 'kubepki\'s flag files are installed here', status: 'fail', where: installed.spec.flagsDir, detail: 'no component flag file is there: nothing to audit (give --flags-dir, or --config with the description init used)' }];
+    return [{ id: 'kubepki.installed', title: T('kubepki.installed'), status: 'fail', where: installed.spec.flagsDir, detail: 'no component flag file is there: nothing to audit (give --flags-dir, or --config with the description init used)' }];
   }
   return [
     ...fileChecks(installed),
