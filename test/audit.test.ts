@@ -8,7 +8,7 @@ import test, { type ExecutionContext } from 'ava';
 import { chmodSync, chownSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { BIN, kubepki, openssl, scratch } from './helpers/cli.js';
+import { BIN, REPO, kubepki, openssl, scratch } from './helpers/cli.js';
 
 interface Finding { id: string; title: string; status: 'pass' | 'fail' | 'warn' | 'accepted' | 'skip'; where?: string; detail?: string }
 interface Report { summary: { checks: number; pass: number; fail: number; warn: number; accepted: number; skip: number }; exitCode: number; findings: Finding[] }
@@ -293,3 +293,17 @@ test('bad input: no flag files where the description puts them is exit 4 with wh
   t.is(bad.exitCode, 1);
   t.regex(bad.stderr, /^kubepki: error: .*bad\.yaml:\d+:\d+: malformed YAML/);
 });
+
+for (const example of ['cluster.yaml', 'kubeadm-v1beta3.yaml', 'kubeadm-v1beta4.yaml']) {
+  test(`the shipped example ${example}: init and render systemd give a node audit passes (exit 0, no warning)`, async (t) => {
+    const root = scratch(t);
+    const args = ['--config', path.join(REPO, 'examples', example), '--cert-dir', path.join(root, 'pki'), '--kubeconfig-dir', root, '--node-name', 'cp-1', '--apiserver-advertise-address', '192.168.10.11'];
+    t.is((await kubepki(['init', ...args])).exitCode, 0);
+    t.is((await kubepki(['render', 'systemd', ...args, '--out', path.join(root, 'units')])).exitCode, 0);
+    const run = await kubepki(['audit', ...args, '--units-dir', path.join(root, 'units'), '-o', 'json']);
+    const r = JSON.parse(run.stdout) as Report;
+    t.is(run.exitCode, 0, failing(r).join(', '));
+    t.is(r.summary.fail + r.summary.warn, 0);
+    t.true(r.summary.pass > 90);
+  });
+}

@@ -5,7 +5,7 @@
  * take the new one; check-expiration names the command when a CA nears its end.
  */
 import test, { type ExecutionContext } from 'ava';
-import { chmodSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { NODE, kubepki, openssl, scratch, snapshot } from './helpers/cli.js';
@@ -109,12 +109,13 @@ test('ca renew refuses what it cannot do, and changes nothing: an unknown CA, a 
   writeFileSync(etcdCa, original);
 
   const mid = snapshot(root);
+  const mode = statSync(dir).mode & 0o777;
   chmodSync(dir, 0o555);
-  t.teardown(() => chmodSync(dir, 0o755));
+  t.teardown(() => chmodSync(dir, mode));
   const ro = await kubepki(['ca', 'renew', 'ca', ...args], { user: 'nobody' });
   t.not(ro.exitCode, 0);
   t.regex(ro.stderr, /^kubepki: error: /m);
   t.notRegex(ro.stderr, /internal error/);
-  chmodSync(dir, 0o755);
+  chmodSync(dir, mode);
   t.deepEqual(snapshot(root), mid, 'a refused renewal changed nothing');
 });
