@@ -417,3 +417,15 @@ test('CIS modes and audit log: flag, env, kubelet-config, audit-policy and unit 
   t.is((statSync(dataDir).mode & 0o777).toString(8), '700');
   t.is(readFlags(path.join(root, 'flags', 'etcd.flags')).get('--data-dir'), dataDir);
 });
+
+test('render systemd: folders the units make follow the user\'s --data-dir and --audit-log-path (extraArgs), as the flags do', async (t) => {
+  const root = scratch(t);
+  const config = path.join(root, 'cluster.yaml');
+  writeFileSync(config, `apiVersion: kubepki.dev/v1alpha1\nkind: Cluster\ncertificates:\n  dir: ${root}/pki\n  encryptionAlgorithm: ECDSA-P256\napiServer:\n  extraArgs:\n    audit-log-path: /var/log/kube/api-audit.log\netcd:\n  extraArgs:\n    - {name: data-dir, value: /srv/etcd}\n`);
+  const units = path.join(root, 'units');
+  t.is((await kubepki(['render', 'systemd', '--config', config, ...NODE, '--out', units])).exitCode, 0);
+  t.regex(readFileSync(path.join(units, 'etcd.service'), 'utf8'), /^ExecStartPre=\/usr\/bin\/install -d -m 0700 \/srv\/etcd$/m);
+  t.regex(readFileSync(path.join(units, 'kube-apiserver.service'), 'utf8'), /^ExecStartPre=\/usr\/bin\/install -d -m 0700 \/var\/log\/kube$/m);
+  const flags = await kubepki(['flags', 'etcd', '--config', config, ...NODE]);
+  t.deepEqual(flags.stdout.split('\n').filter((l) => l.startsWith('--data-dir=')), ['--data-dir=/srv/etcd']);
+});

@@ -31,6 +31,8 @@ export function packageRoot(): string {
 }
 
 const octal = (mode: number) => mode.toString(8).padStart(4, '0');
+/** A flag's value as the user's extraArgs set it (the last of a repeated name wins, as in the component), if they do. */
+const userValue = (spec: ClusterSpec, component: ServiceComponent, flag: string) => (spec.components.args[component] ?? []).filter((a) => a.name === flag).pop()?.value;
 const unitOf = (component: ServiceComponent) => UNITS.find((u) => u.component === component)!;
 
 export interface RenderOptions {
@@ -118,9 +120,9 @@ export function renderUnit(component: ServiceComponent, options: RenderOptions):
     envFile: path.join(options.spec.flagsDir, flagFile(component, 'env').file),
     envVar: envVariable(component),
     flagsDir: options.spec.flagsDir,
-    dataDir: options.spec.etcd.external ? '' : thisMember(options.spec).dataDir,
+    dataDir: options.spec.etcd.external ? '' : userValue(options.spec, 'etcd', 'data-dir') ?? thisMember(options.spec).dataDir,
     dataDirMode: octal(ETCD_DATA_DIR_MODE),
-    auditLogDir: path.dirname(AUDIT_LOG.path),
+    auditLogDir: path.dirname(userValue(options.spec, 'kube-apiserver', 'audit-log-path') ?? AUDIT_LOG.path),
     auditLogDirMode: octal(AUDIT_LOG.dirMode),
   };
   return fill(unitOf(component).file, options, PLACEHOLDERS, view);

@@ -39,7 +39,9 @@ const advice = (name: string) => `to accept it anyway, add "${name}" to allowIns
 
 /** Every problem with the user's component settings; none when they weaken nothing (or allowInsecure accepts it). */
 export function userSettingProblems(spec: ClusterSpec): string[] {
-  const { args, kubeletConfig, kubeletConfigOrigin, allowInsecure } = spec.components;
+  const { args, envs, kubeletConfig, kubeletConfigOrigin, allowInsecure } = spec.components;
+  // Nothing of the user's: nothing to check (every command resolves a description; most have none of this).
+  if (!Object.keys(args).length && !Object.keys(envs).length && !Object.keys(kubeletConfig).length) return [];
   const allowed = new Set(allowInsecure);
   const owned = ownedFiles(spec);
   const problems: string[] = [];
