@@ -5,7 +5,7 @@
  * Exit 0 clean, 3 warnings, 4 failures. Needs openssl and faketime.
  */
 import test, { type ExecutionContext } from 'ava';
-import { chmodSync, chownSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { BIN, REPO, kubepki, openssl, scratch } from './helpers/cli.js';
@@ -307,3 +307,16 @@ for (const example of ['cluster.yaml', 'kubeadm-v1beta3.yaml', 'kubeadm-v1beta4.
     t.true(r.summary.pass > 90);
   });
 }
+
+test('hostile: a key in the cert dir that is a symbolic link to a world-readable file is a failure, never followed (kubepki.secrets)', async (t) => {
+  const n = await node(t);
+  const elsewhere = path.join(n.root, 'elsewhere.key');
+  copyFileSync(path.join(n.pki, 'apiserver.key'), elsewhere);
+  chmodSync(elsewhere, 0o644);
+  const key = path.join(n.pki, 'apiserver.key');
+  rmSync(key);
+  symlinkSync(elsewhere, key);
+  const r = await n.report();
+  t.is(r.run.exitCode, 4);
+  t.true(r.findings.some((f) => f.id === 'kubepki.secrets' && f.status === 'fail' && f.where === key && /symbolic link/.test(f.detail ?? '')), JSON.stringify(failing(r)));
+});

@@ -472,9 +472,14 @@ function secretFiles(installed: Installed): FileInfo[] {
 }
 
 function secretChecks(installed: Installed): Finding[] {
-  const secrets = secretFiles(installed);
-  const out = perFile('kubepki.secrets', secrets,
-    (f) => (f.mode! & 0o077 ? `is ${octal(f.mode!)}: a secret others may read; run "chmod 600 ${f.path}"` : undefined));
+  // A link in the cert dir may lead anywhere (a key others can read, elsewhere): its target is never judged.
+  const links = installed.pki.filter((f) => f.type === 'symlink' || f.type === 'other');
+  const secrets = [...secretFiles(installed), ...links];
+  const out = perFile('kubepki.secrets', secrets, (f) => {
+    if (f.type === 'symlink') return `is a symbolic link: what it leads to is outside these checks; put the file itself there`;
+    if (f.type === 'other') return 'is not a regular file or folder';
+    return f.mode! & 0o077 ? `is ${octal(f.mode!)}: a secret others may read; run "chmod 600 ${f.path}"` : undefined;
+  });
   const folders = [...new Set(secrets.map((f) => path.dirname(f.path)))].map(info);
   out.push(...perFile('kubepki.key-folders', folders, (d) => {
     if (d.mode! & 0o022) return `is ${octal(d.mode!)}: others may replace the keys in it; run "chmod 700 ${d.path}"`;
