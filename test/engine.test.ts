@@ -157,7 +157,7 @@ async function completePKI(): Promise<Files> {
   files[C('sa.key')] = secret(SA_KEY.privateKeyPem);
   files[C('sa.pub')] = secret(SA_KEY.publicKeyPem);
   for (const k of KUBECONFIGS) files[K(k.file)] = secret(await kubeconfigOf(k.name));
-  for (const g of flagTargets(SPEC, () => new Set())) for (const f of g.files) files[F(f.rel)] = pub(f.data());
+  for (const g of flagTargets(SPEC, () => new Set())) for (const f of g.files) files[F(f.rel)] = secret(f.data()); // 0600, as init writes them
   return files;
 }
 const FULL = await completePKI();
@@ -963,12 +963,12 @@ test('the targets of start: the incoming CA under its slot, the outgoing CA\'s o
 // The fixtures' certificates run from a day ago to a year from now (366 days): a description allowing that much matches them.
 const LONG = { certificateValidity: '8784h', caCertificateValidity: '87648h' };
 
-async function reconciled(input: ClusterInput, files: Files = FULL, o: { includeCAs?: boolean } = {}) {
+async function reconciled(input: ClusterInput, files: Files = FULL, o: { includeCAs?: boolean; mode?: Record<string, number> } = {}) {
   const { reconcileTargets } = await import('../lib/engine/desired.js');
   const spec = resolveSpec(input);
   // The flag files as this description writes them (the controller-manager's signing duration is the validity).
   files = { ...files };
-  for (const g of flagTargets(spec, () => new Set())) for (const f of g.files) files[F(f.rel)] = pub(f.data());
+  for (const g of flagTargets(spec, () => new Set())) for (const f of g.files) files[F(f.rel)] = { data: f.data(), mode: o.mode?.[F(f.rel)] ?? 0o600 };
   const run = new Run({ dirs: DIRS, now: NOW, source: memory(files), show: INIT_SHOW });
   const externalCAs = () => new Set(CA_NAMES.filter((n) => run.ca(n)?.action === 'external'));
   const items = await run.decide(reconcileTargets(spec, { includeCAs: o.includeCAs ?? false, externalCAs }));
@@ -1033,4 +1033,11 @@ test('reconcile: an existing CA whose subject is not the catalog\'s is an error,
     t.true(run.plan.problems.some((p) => p.startsWith('ca.crt is CN=my-company-ca, the description wants CN=kubernetes: reconcile never changes a CA\'s subject')), run.plan.problems.join('\n'));
     t.false('ca' in changed);
   }
+});
+
+test('reconcile: a flag file with the right content but mode 0644 is replaced for its mode alone ("mode 0644 → 0600")', async (t) => {
+  const file = F('kube-scheduler.env');
+  const { run, changed } = await reconciled({ ...INPUT, ...LONG }, FULL, { mode: { [file]: 0o644 } });
+  t.deepEqual(run.plan.problems, []);
+  t.deepEqual(changed, { 'flags/kube-scheduler/kube-scheduler.env': ['mode 0644 → 0600'] });
 });

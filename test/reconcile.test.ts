@@ -6,7 +6,7 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import { execa } from 'execa';
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse, stringify } from 'yaml';
 import { kubepki, openssl, scratch, snapshot } from './helpers/cli.js';
@@ -291,4 +291,23 @@ test('a layout without flag files (init --skip-phases flags) gets none from reco
   t.is(r.exitCode, 0, r.stderr);
   t.is(r.stdout.trim(), '[reconcile] Everything matches the description; nothing was changed.');
   t.false(readdirSync(root).includes('flags'));
+});
+
+test('a flag file with the right content but more open than 0600 (an older kubepki wrote 0644) is written again 0600: "mode 0644 → 0600", nothing else changes', async (t) => {
+  const { root, config } = await cluster(t);
+  const flags = path.join(root, 'flags');
+  const file = path.join(flags, 'kube-scheduler.env');
+  const content = readFileSync(file);
+  chmodSync(file, 0o644);
+  const before = tree(root);
+  const dry = await reconcile(config, '--dry-run');
+  t.is(dry.exitCode, 0, dry.stderr);
+  t.regex(dry.stdout, /^kube-scheduler\.env: mode 0644 → 0600$/m);
+  t.regex(dry.stdout, /^1 to change, /m);
+  t.deepEqual(tree(root), before, 'the dry run wrote nothing');
+  const run = await reconcile(config);
+  t.is(run.exitCode, 0, run.stderr);
+  t.is(statSync(file).mode & 0o777, 0o600);
+  t.deepEqual(readFileSync(file), content);
+  t.deepEqual(changedFiles(before, tree(root)), ['flags/kube-scheduler.env']);
 });

@@ -5,7 +5,7 @@
  * snapshot (files already read, certificates already parsed) and writes
  * nothing; what it finds wrong it lists, all of it, before anything is made.
  */
-import { PROFILES, consumerName, csrFiles, type AltNames, type CAName, type ExtKeyUsage, type Profile, type RotationPhase, type Subject } from '../pki/catalog.js';
+import { MODES, PROFILES, consumerName, csrFiles, type AltNames, type CAName, type ExtKeyUsage, type Profile, type RotationPhase, type Subject } from '../pki/catalog.js';
 import type { Certificate } from '../pki/certificate.js';
 import { spkiDer } from '../pki/keys.js';
 import { algorithmOf, type AlgorithmName } from '../pki/algorithms.js';
@@ -706,6 +706,7 @@ function decideGenerated(t: GeneratedTarget, o: Observer, ctx: DecideContext): D
   item.notes.push(...(t.notes ?? []));
   const problems: string[] = [];
   const replaced: string[] = [];
+  const modes: string[] = [];
   for (const f of t.files) {
     const where = ctx.where(t.root, f.rel);
     const st = o.file(t.root, f.rel);
@@ -717,7 +718,12 @@ function decideGenerated(t: GeneratedTarget, o: Observer, ctx: DecideContext): D
     else if (t.policy === 'replace') {
       const expected = t.expected?.(f.rel);
       const text = st.data.toString();
-      if (t.settled && text === f.data()) item.uses.push(f.rel);
+      // reconcile: a file with the right content but more open than its role allows is written again, with its mode.
+      const open = st.mode & 0o777 & ~MODES[f.role];
+      if (t.settled && text === f.data() && open) {
+        replaced.push(f.rel);
+        modes.push(`mode ${(st.mode & 0o777).toString(8).padStart(4, '0')} → ${MODES[f.role].toString(8).padStart(4, '0')}`);
+      } else if (t.settled && text === f.data()) item.uses.push(f.rel);
       else if (expected === undefined) replaced.push(f.rel);
       else if (text === f.data()) item.uses.push(f.rel);
       else if (text !== expected) problems.push(`${where} is not what kubepki wrote (changed by hand?); kubepki will not overwrite it: write it anew with "kubepki flags", or move it away`);
@@ -730,7 +736,7 @@ function decideGenerated(t: GeneratedTarget, o: Observer, ctx: DecideContext): D
   if (replaced.length) {
     // Files replaced and files created cannot share an item (a replacement is staged with its backup); replace wins, created ones are none here.
     if (item.writes.length) return problem(`${ctx.where(t.root, item.writes[0]!)} is missing while ${ctx.where(t.root, replaced[0]!)} is to be replaced; restore it first`);
-    return { kind: 'item', item: { ...item, action: 'renew', writes: replaced } };
+    return { kind: 'item', item: { ...item, action: 'renew', writes: replaced, ...(modes.length && modes.length === replaced.length ? { changes: [...new Set(modes)] } : {}) } };
   }
   item.action = item.writes.length ? 'create' : 'keep';
   return { kind: 'item', item };
