@@ -23,6 +23,17 @@ function pkcs11UriComplaint(v: string): string | undefined {
   }
 }
 
+/** One CIDR, or two of different families (dual-stack), comma-separated: what is wrong with the list, or its CIDRs. */
+function cidrList(v: string): { complaint?: string; cidrs: NonNullable<ReturnType<typeof parseCidr>>[] } {
+  const parts = v.split(',').map((s) => s.trim());
+  const cidrs = parts.map(parseCidr);
+  const bad = parts.find((_, i) => !cidrs[i]);
+  if (bad !== undefined) return { complaint: `is not a valid CIDR${parts.length > 1 ? ` ("${bad}")` : ''}`, cidrs: [] };
+  if (parts.length > 2) return { complaint: 'has more than two CIDRs (dual-stack takes one IPv4 and one IPv6)', cidrs: [] };
+  if (parts.length === 2 && cidrs[0]!.family === cidrs[1]!.family) return { complaint: 'has two CIDRs of the same family (dual-stack takes one IPv4 and one IPv6)', cidrs: [] };
+  return { cidrs: cidrs as NonNullable<ReturnType<typeof parseCidr>>[] };
+}
+
 export const rules = {
   ip: (v) => (canonicalIP(v) === undefined ? 'is not a valid IP address' : undefined),
   advertiseAddress: (v) => {
@@ -36,29 +47,17 @@ export const rules = {
   san: (v) => (canonicalIP(v) !== undefined || isSANName(v) ? undefined : 'is not a valid IP address, DNS name or wildcard DNS name'),
   endpoint: (v) => (splitHostPort(v) ? undefined : 'is not a valid host or host:port (host: IP address or DNS name; port 1-65535)'),
   serviceSubnet: (v) => {
-    const parts = v.split(',').map((s) => s.trim());
-    const cidrs = parts.map(parseCidr);
-    const bad = parts.find((_, i) => !cidrs[i]);
-    if (bad !== undefined) return `is not a valid CIDR${parts.length > 1 ? ` ("${bad}")` : ''}`;
-    if (parts.length > 2) return 'has more than two CIDRs (dual-stack takes one IPv4 and one IPv6)';
-    if (parts.length === 2 && cidrs[0]!.family === cidrs[1]!.family) return 'has two CIDRs of the same family (dual-stack takes one IPv4 and one IPv6)';
+    const { complaint, cidrs } = cidrList(v);
+    if (complaint) return complaint;
     for (const c of cidrs) {
-      if (c!.family === 6 && c!.prefix < 108) return `is too large: an IPv6 service subnet needs a prefix of /108 or longer ("${c!.text}")`;
-      if (c!.family === 4 && c!.prefix > 30) return `is too small to hold a service address ("${c!.text}")`;
-      if (c!.family === 6 && c!.prefix > 126) return `is too small to hold a service address ("${c!.text}")`;
+      if (c.family === 6 && c.prefix < 108) return `is too large: an IPv6 service subnet needs a prefix of /108 or longer ("${c.text}")`;
+      if (c.family === 4 && c.prefix > 30) return `is too small to hold a service address ("${c.text}")`;
+      if (c.family === 6 && c.prefix > 126) return `is too small to hold a service address ("${c.text}")`;
     }
     return undefined;
   },
   // Pods: one CIDR, or one per family (dual-stack); the controller-manager allocates node CIDRs from it.
-  podSubnet: (v) => {
-    const parts = v.split(',').map((s) => s.trim());
-    const cidrs = parts.map(parseCidr);
-    const bad = parts.find((_, i) => !cidrs[i]);
-    if (bad !== undefined) return `is not a valid CIDR${parts.length > 1 ? ` ("${bad}")` : ''}`;
-    if (parts.length > 2) return 'has more than two CIDRs (dual-stack takes one IPv4 and one IPv6)';
-    if (parts.length === 2 && cidrs[0]!.family === cidrs[1]!.family) return 'has two CIDRs of the same family (dual-stack takes one IPv4 and one IPv6)';
-    return undefined;
-  },
+  podSubnet: (v) => cidrList(v).complaint,
   // The kubelet's --container-runtime-endpoint: unix:///path (a bare absolute path is taken as one, as the kubelet does).
   criSocket: (v) => (/^(unix:\/\/)?\/[^\s\0"\\]+$/.test(v) ? undefined : 'is not a container runtime socket (unix:///path/to/socket)'),
   // A component flag's name, without its dashes: what extraArgs and allowInsecure name (a kubelet setting may be a dotted path).
