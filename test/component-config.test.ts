@@ -327,7 +327,16 @@ test('--allow-insecure (kubeadm v1beta3 and v1beta4) accepts weakening arguments
 const KUBELET_ALLOWED = [
   ['v1beta4 KubeletConfiguration readOnlyPort with --allow-insecure', `${V4_CLUSTER}${KUBELET}readOnlyPort: 10255\n`, ['--allow-insecure', 'readOnlyPort'], 'readOnlyPort'],
   ['kubepki kubelet.config anonymous auth with allowInsecure', `${KUBEPKI}allowInsecure: [authentication.anonymous.enabled]\nkubelet:\n  config:\n    authentication:\n      anonymous:\n        enabled: true\n`, [], 'authentication.anonymous.enabled'],
+  ['kubepki kubelet.config anonymous auth with allowInsecure naming the flag', `${KUBEPKI}allowInsecure: [anonymous-auth]\nkubelet:\n  config:\n    authentication:\n      anonymous:\n        enabled: true\n`, [], 'authentication.anonymous.enabled'],
 ] as const;
+
+test('allowInsecure naming the kubelet flag (anonymous-auth) keeps the user\'s setting of the same meaning in kubelet-config.yaml', async (t) => {
+  const l = cluster(t, KUBELET_ALLOWED[2][1]);
+  await initOk(t, l);
+  const c = parse(readFileSync(path.join(l.flags, 'kubelet-config.yaml'), 'utf8')) as Record<string, any>;
+  t.is(c.authentication.anonymous.enabled, true);
+  t.is(c.authentication.webhook.enabled, true);
+});
 
 test('allowInsecure accepts a weakening kubelet setting: the user\'s value stays in kubelet-config.yaml, kubepki\'s others are kept', async (t) => {
   const [ro, anon] = KUBELET_ALLOWED.map(([, yaml]) => cluster(t, yaml));

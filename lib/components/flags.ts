@@ -7,6 +7,7 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import type { ClusterSpec, EtcdMember } from '../config/spec.js';
 import { UserError } from '../errors.js';
+import { RULES } from './hardening.js';
 import { joinHostPort, nthAddress } from '../net.js';
 import {
   AUDIT_LOG, AUDIT_POLICY, BOOTSTRAP_KUBECONFIG, CERTIFICATES, KEY_PAIRS, KUBECONFIGS, KUBELET_CONFIG, certPath, findEntry, keyPath, rotationFiles,
@@ -254,7 +255,9 @@ export function etcdctlEnv(ctx: FlagContext): [string, string][] {
 export function kubeletConfiguration(ctx: FlagContext): Record<string, unknown> {
   const { spec } = ctx;
   const { kubeletConfig, allowInsecure } = spec.components;
-  return mergeKubeletConfig(kubeletConfig, ownKubeletConfiguration(ctx), (setting) => allowInsecure.includes(setting));
+  // allowInsecure may name a setting, or the kubelet flag that says the same.
+  const kept = new Set([...allowInsecure, ...RULES.filter((r) => r.component === 'kubelet' && r.setting && allowInsecure.includes(r.flag)).map((r) => r.setting!)]);
+  return mergeKubeletConfig(kubeletConfig, ownKubeletConfiguration(ctx), (setting) => kept.has(setting));
 }
 
 function ownKubeletConfiguration(ctx: FlagContext): Record<string, unknown> {

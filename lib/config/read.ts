@@ -109,7 +109,7 @@ export function readConfigFile(file: string): ClusterInput {
     }
     const what = `${apiVersion} ${kind}`;
     if (apiVersion === KUBELET_API_VERSION && kind === 'KubeletConfiguration') {
-      // The kubelet's own settings, merged under kubepki's (components/kubelet-config.ts).
+      // The kubelet's own settings, merged under kubepki's (components/flags.ts, kubeletConfiguration).
       if (found.kubelet) throw new UserError(`${file}: more than one ${what} document`);
       const { apiVersion: _a, kind: _k, ...settings } = value as Record<string, unknown>;
       found.kubelet = settings;
