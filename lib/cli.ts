@@ -11,7 +11,7 @@ import { ALGORITHM_NAMES } from './pki/algorithms.js';
 import { versionInfo, versionLine } from './version.js';
 import { FLAG_FIELDS } from './config/table.js';
 import {
-  BOOTSTRAP_KUBECONFIG, BOOTSTRAP_TOKEN_SECRETS, CA_NAMES, FLAG_COMPONENTS, ROTATABLE, NODE_BUNDLES, TOKEN_FILE, renewableNames, userKubeconfigFile,
+  BOOTSTRAP_KUBECONFIG, BOOTSTRAP_TOKEN_SECRETS, CA_NAMES, KUBEADM_LAYOUT, FLAG_COMPONENTS, ROTATABLE, NODE_BUNDLES, TOKEN_FILE, renewableNames, userKubeconfigFile,
 } from './pki/catalog.js';
 
 
@@ -151,6 +151,7 @@ cli
     (y) => specOptions(y)
       .option('output', { alias: 'o', choices: ['text', 'json', 'yaml', 'junit'] as const, default: 'text' as const, describe: 'Output format (junit: for CI)' })
       .option('units-dir', { type: 'string', coerce: last, default: '/etc/systemd/system', describe: 'Where the units are', requiresArg: true })
+      .option('kubelet-dir', { type: 'string', coerce: last, default: KUBEADM_LAYOUT.kubeletDir, describe: "On a node kubeadm set up (no kubepki flag files): the kubelet's folder (kubeadm-flags.env, config.yaml)", requiresArg: true })
       .option('all', { type: 'boolean', describe: 'List passing and skipped checks too (text)' })
       .example('$0 audit', 'Audit this node, as installed by kubepki init and render systemd')
       .example('$0 audit -o junit > audit.xml', 'For a CI job'),

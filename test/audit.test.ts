@@ -287,7 +287,7 @@ test('bad input: no flag files where the description puts them is exit 4 with wh
   const root = scratch(t);
   const r = await kubepki(['audit', '--flags-dir', path.join(root, 'none'), '--cert-dir', path.join(root, 'pki'), '--node-name', 'cp-1', '--apiserver-advertise-address', '10.0.0.1']);
   t.is(r.exitCode, 4);
-  t.regex(r.stdout, /\[FAIL\] kubepki\.installed .*none: no component flag file is there: nothing to audit \(give --flags-dir, or --config/);
+  t.regex(r.stdout, /\[FAIL\] kubepki\.installed .*none: no component flag file is there, nor kubeadm's static pod manifests: nothing to audit \(give --flags-dir, or --config/);
   writeFileSync(path.join(root, 'bad.yaml'), 'apiVersion: kubepki.dev/v1alpha1\nkind: Cluster\nnodes: [\n');
   const bad = await kubepki(['audit', '--config', path.join(root, 'bad.yaml')]);
   t.is(bad.exitCode, 1);
@@ -319,4 +319,61 @@ test('hostile: a key in the cert dir that is a symbolic link to a world-readable
   const r = await n.report();
   t.is(r.run.exitCode, 4);
   t.true(r.findings.some((f) => f.id === 'kubepki.secrets' && f.status === 'fail' && f.where === key && /symbolic link/.test(f.detail ?? '')), JSON.stringify(failing(r)));
+});
+
+/** A static pod manifest as kubeadm writes one: the component's command, one flag a word. */
+const staticPod = (component: string, flags: readonly string[]) =>
+  `apiVersion: v1\nkind: Pod\nmetadata:\n  name: ${component}\n  namespace: kube-system\nspec:\n  containers:\n  - name: ${component}\n    image: registry.k8s.io/${component}:v1.33.0\n    command:\n${[component, ...flags].map((w) => `    - ${w}`).join('\n')}\n`;
+
+test('a node kubeadm set up (static pod manifests, /var/lib/kubelet): audit reads them and finds what kubeadm\'s defaults lack', async (t) => {
+  const root = scratch(t);
+  const pki = path.join(root, 'pki');
+  const args = ['--cert-dir', pki, '--kubeconfig-dir', root, '--node-name', 'cp-1', '--apiserver-advertise-address', '192.168.10.11', '--encryption-algorithm', 'ECDSA-P256', '--skip-phases', 'flags'];
+  t.is((await kubepki(['init', ...args])).exitCode, 0);
+  // kubeadm's commands for these components (kubeadm-facts.md §4: getAPIServerCommand, getControllerManagerCommand, getSchedulerCommand, getEtcdCommand).
+  const P = (f: string) => path.join(pki, f);
+  const K = (f: string) => path.join(root, f);
+  const manifests = path.join(root, 'manifests');
+  mkdirSync(manifests, { mode: 0o700 });
+  const pods: Record<string, string[]> = {
+    'kube-apiserver': [`--advertise-address=192.168.10.11`, '--allow-privileged=true', '--authorization-mode=Node,RBAC', `--client-ca-file=${P('ca.crt')}`,
+      '--enable-admission-plugins=NodeRestriction', '--enable-bootstrap-token-auth=true', `--etcd-cafile=${P('etcd/ca.crt')}`, `--etcd-certfile=${P('apiserver-etcd-client.crt')}`,
+      `--etcd-keyfile=${P('apiserver-etcd-client.key')}`, '--etcd-servers=https://127.0.0.1:2379', `--kubelet-client-certificate=${P('apiserver-kubelet-client.crt')}`,
+      `--kubelet-client-key=${P('apiserver-kubelet-client.key')}`, '--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname', `--proxy-client-cert-file=${P('front-proxy-client.crt')}`,
+      `--proxy-client-key-file=${P('front-proxy-client.key')}`, '--requestheader-allowed-names=front-proxy-client', `--requestheader-client-ca-file=${P('front-proxy-ca.crt')}`,
+      '--secure-port=6443', '--service-account-issuer=https://kubernetes.default.svc.cluster.local', `--service-account-key-file=${P('sa.pub')}`,
+      `--service-account-signing-key-file=${P('sa.key')}`, '--service-cluster-ip-range=10.96.0.0/12', `--tls-cert-file=${P('apiserver.crt')}`, `--tls-private-key-file=${P('apiserver.key')}`],
+    'kube-controller-manager': [`--authentication-kubeconfig=${K('controller-manager.conf')}`, `--authorization-kubeconfig=${K('controller-manager.conf')}`, '--bind-address=127.0.0.1',
+      `--client-ca-file=${P('ca.crt')}`, '--cluster-name=kubernetes', `--cluster-signing-cert-file=${P('ca.crt')}`, `--cluster-signing-key-file=${P('ca.key')}`,
+      '--controllers=*,bootstrapsigner,tokencleaner', `--kubeconfig=${K('controller-manager.conf')}`, '--leader-elect=true', `--requestheader-client-ca-file=${P('front-proxy-ca.crt')}`,
+      `--root-ca-file=${P('ca.crt')}`, `--service-account-private-key-file=${P('sa.key')}`, '--use-service-account-credentials=true'],
+    'kube-scheduler': [`--authentication-kubeconfig=${K('scheduler.conf')}`, `--authorization-kubeconfig=${K('scheduler.conf')}`, '--bind-address=127.0.0.1', `--kubeconfig=${K('scheduler.conf')}`, '--leader-elect=true'],
+    etcd: ['--advertise-client-urls=https://192.168.10.11:2379', `--cert-file=${P('etcd/server.crt')}`, '--client-cert-auth=true', `--data-dir=${path.join(root, 'etcd')}`,
+      '--initial-advertise-peer-urls=https://192.168.10.11:2380', '--initial-cluster=cp-1=https://192.168.10.11:2380', `--key-file=${P('etcd/server.key')}`,
+      '--listen-client-urls=https://127.0.0.1:2379,https://192.168.10.11:2379', '--listen-metrics-urls=http://127.0.0.1:2381', '--listen-peer-urls=https://192.168.10.11:2380',
+      '--name=cp-1', `--peer-cert-file=${P('etcd/peer.crt')}`, '--peer-client-cert-auth=true', `--peer-key-file=${P('etcd/peer.key')}`, `--peer-trusted-ca-file=${P('etcd/ca.crt')}`,
+      '--snapshot-count=10000', `--trusted-ca-file=${P('etcd/ca.crt')}`],
+  };
+  for (const [c, flags] of Object.entries(pods)) writeFileSync(path.join(manifests, `${c}.yaml`), staticPod(c, flags), { mode: 0o600 });
+  const kubeletDir = path.join(root, 'var-lib-kubelet');
+  mkdirSync(kubeletDir, { mode: 0o700 });
+  writeFileSync(path.join(kubeletDir, 'kubeadm-flags.env'), 'KUBELET_KUBEADM_ARGS="--container-runtime-endpoint=unix:///var/run/containerd/containerd.sock"\n', { mode: 0o600 });
+  // kubeadm's KubeletConfiguration defaults (kubeadm-facts.md §4.6); no tlsCipherSuites.
+  writeFileSync(path.join(kubeletDir, 'config.yaml'), `apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nauthentication:\n  anonymous:\n    enabled: false\n  webhook:\n    enabled: true\n  x509:\n    clientCAFile: ${P('ca.crt')}\nauthorization:\n  mode: Webhook\nreadOnlyPort: 0\nrotateCertificates: true\nhealthzBindAddress: 127.0.0.1\nhealthzPort: 10248\nstaticPodPath: ${manifests}\n`, { mode: 0o600 });
+  const run = await kubepki(['audit', ...args.slice(0, 8), '--units-dir', path.join(root, 'units'), '--kubelet-dir', kubeletDir, '-o', 'json']);
+  const r = JSON.parse(run.stdout) as Report;
+  t.is(run.exitCode, 4);
+  // What kube-bench reports on kubeadm's defaults, and kubepki's own on top: no profiling flag, no audit log, no kubelet CA for the API server,
+  // extended service-account tokens, no TLS floor; unscored: anonymous auth not set, no suite lists.
+  t.deepEqual(failing(r).sort(), [
+    'fail 1.2.15', 'fail 1.2.16', 'fail 1.2.17', 'fail 1.2.18', 'fail 1.2.19', 'fail 1.2.30', 'fail 1.2.5', 'fail 1.3.2', 'fail 1.4.1',
+    'fail kubepki.audit-policy', 'fail kubepki.tls-min-version',
+    'warn 1.2.1', 'warn 1.2.29', 'warn 4.2.12',
+  ].sort());
+  // The manifests are judged as the pod specs CIS 1.1.1-1.1.7 name, the kubelet's configuration where the drop-in's --config says.
+  t.is(r.findings.find((f) => f.id === '1.1.1')?.status, 'pass');
+  t.is(r.findings.find((f) => f.id === '4.1.9')?.status, 'pass');
+  t.is(r.findings.find((f) => f.id === '4.2.1')?.status, 'pass');
+  t.true(r.findings.some((f) => f.id === 'kubepki.named-files' && f.status === 'pass'));
+  t.true(r.findings.some((f) => f.id === 'kubepki.trust' && f.status === 'pass'));
 });

@@ -65,7 +65,7 @@ export const CHECKS = {
   'kubepki.kubeconfig-ca': { title: "kubeconfigs point at the cluster's CA, over https", scored: true, reads: "every kubeconfig kubepki writes, against the cert dir's ca.crt" },
   'kubepki.secrets': { title: 'nothing secret is readable by others than its owner', scored: true, reads: 'keys, kubeconfigs, bootstrap token Secrets, the token file' },
   'kubepki.key-folders': { title: 'no private key is in a folder others may list or write', scored: true, reads: 'the folders of those files (others may list: a warning; write: a failure)' },
-  'kubepki.installed': { title: "kubepki's flag files are installed here", scored: true, reads: 'the flags dir' },
+  'kubepki.installed': { title: "kubepki's flag files are installed here", scored: true, reads: "the flags dir; without it, kubeadm's static pod manifests and the kubelet's kubeadm-flags.env" },
 } as const satisfies Record<string, { title: string; scored: boolean; reads: string; kubeBench?: string }>;
 export type CheckId = keyof typeof CHECKS;
 const T = (id: CheckId) => CHECKS[id].title;
@@ -521,7 +521,7 @@ function auditPolicyChecks(installed: Installed): Finding[] {
 /** Every check, in the order they are reported. */
 export function auditChecks(installed: Installed, now = Date.now()): Finding[] {
   if (!installed.components.size) {
-    return [{ id: 'kubepki.installed', title: T('kubepki.installed'), status: 'fail', where: installed.spec.flagsDir, detail: 'no component flag file is there: nothing to audit (give --flags-dir, or --config with the description init used)' }];
+    return [{ id: 'kubepki.installed', title: T('kubepki.installed'), status: 'fail', where: installed.spec.flagsDir, detail: 'no component flag file is there, nor kubeadm\'s static pod manifests: nothing to audit (give --flags-dir, or --config with the description init used)' }];
   }
   return [
     ...fileChecks(installed),

@@ -1,6 +1,7 @@
 /**
  * What `kubepki audit` reads on a node, and nothing else: the flag files
- * the units pass (the .env, else the .flags), the units, the kubelet's
+ * the units pass (the .env, else the .flags; on a node kubeadm set up, its
+ * static pod manifests and kubelet flags), the units, the kubelet's
  * configuration, the files flags name, the cert and kubeconfig folders. Each
  * file is looked at without following links; what cannot be read is said,
  * never thrown. The checks (checks.ts) judge this snapshot.
@@ -11,7 +12,7 @@ import { parse } from 'yaml';
 import type { ClusterSpec } from '../config/spec.js';
 import { describeSystemError } from '../errors.js';
 import { envVariable } from '../components/flags.js';
-import { componentsFor, flagFile, UNITS, type ServiceComponent } from '../pki/catalog.js';
+import { KUBEADM_LAYOUT, componentsFor, flagFile, UNITS, type ServiceComponent } from '../pki/catalog.js';
 
 export interface FileInfo {
   path: string;
@@ -81,13 +82,58 @@ export function flagValue(c: InstalledComponent | undefined, flag: string): stri
   return value;
 }
 
-function readComponent(spec: ClusterSpec, component: ServiceComponent, unitsDir: string): InstalledComponent | undefined {
+/**
+ * kubeadm's layout, where kubepki's flag files are not: a control-plane
+ * component's flags are its static pod's command
+ * (<kubeconfig dir>/manifests/<component>.yaml); the kubelet's are the ones
+ * kubeadm's systemd drop-in (10-kubeadm.conf) gives it, and
+ * KUBELET_KUBEADM_ARGS of <kubelet dir>/kubeadm-flags.env.
+ */
+function readKubeadmComponent(spec: ClusterSpec, component: ServiceComponent, o: InspectOptions): InstalledComponent | undefined {
+  if (component === 'kubelet') {
+    const env = info(path.join(o.kubeletDir, KUBEADM_LAYOUT.kubeletFlagsEnv));
+    if (!exists(env)) return undefined;
+    const dropIn = [info(path.join(o.unitsDir, KUBEADM_LAYOUT.kubeletDropIn))].find(exists);
+    const base = { component, source: env, files: [env], ...(dropIn ? { unit: dropIn } : {}) };
+    const read = readText(env);
+    if (read.error !== undefined) return { ...base, flags: [], error: read.error };
+    const own = envFileFlags(read.text!, KUBEADM_LAYOUT.kubeletFlagsVariable);
+    if (!own) return { ...base, flags: [], error: `has no ${KUBEADM_LAYOUT.kubeletFlagsVariable}= line` };
+    // 10-kubeadm.conf's own flags come first on the kubelet's command line.
+    const dropInFlags: [string, string][] = [
+      ['--bootstrap-kubeconfig', path.join(spec.kubeconfigDir, 'bootstrap-kubelet.conf')], ['--kubeconfig', path.join(spec.kubeconfigDir, 'kubelet.conf')],
+      ['--config', path.join(o.kubeletDir, KUBEADM_LAYOUT.kubeletConfig)],
+    ];
+    return { ...base, flags: [...dropInFlags, ...own] };
+  }
+  const manifest = info(path.join(spec.kubeconfigDir, KUBEADM_LAYOUT.manifests, `${component}.yaml`));
+  if (!exists(manifest)) return undefined;
+  const base = { component, source: manifest, files: [manifest] };
+  const read = readText(manifest);
+  if (read.error !== undefined) return { ...base, flags: [], error: read.error };
+  let command: unknown;
+  try {
+    command = (parse(read.text!) as { spec?: { containers?: { command?: unknown }[] } } | null)?.spec?.containers?.[0]?.command;
+  } catch (e) {
+    return { ...base, flags: [], error: `is not YAML: ${(e as Error).message.split('\n')[0]}` };
+  }
+  if (!Array.isArray(command) || !command.every((w) => typeof w === 'string')) return { ...base, flags: [], error: 'is not a static pod with a container command' };
+  return { ...base, flags: splitFlags((command as string[]).slice(1)) };
+}
+
+export interface InspectOptions {
+  unitsDir: string;
+  /** kubeadm's kubelet folder (kubeadm-flags.env, config.yaml), read when kubepki's flag files are not there. */
+  kubeletDir: string;
+}
+
+function readComponent(spec: ClusterSpec, component: ServiceComponent, o: InspectOptions): InstalledComponent | undefined {
   const env = info(path.join(spec.flagsDir, flagFile(component, 'env').file));
   const args = info(path.join(spec.flagsDir, flagFile(component, 'args').file));
   const unitEntry = UNITS.find((u) => u.component === component)!;
-  const unit = info(path.join(unitsDir, unitEntry.file));
+  const unit = info(path.join(o.unitsDir, unitEntry.file));
   const files = [env, args].filter(exists);
-  if (!files.length) return undefined;
+  if (!files.length) return readKubeadmComponent(spec, component, o);
   const source = exists(env) ? env : args;
   const base = { component, source, files, ...(exists(unit) ? { unit } : {}) };
   const read = readText(source);
@@ -122,10 +168,10 @@ export function walk(dir: string): FileInfo[] {
   return out;
 }
 
-export function inspect(spec: ClusterSpec, unitsDir: string): Installed {
+export function inspect(spec: ClusterSpec, o: InspectOptions): Installed {
   const components = new Map<ServiceComponent, InstalledComponent>();
   for (const c of componentsFor(spec.etcd.external)) {
-    const found = readComponent(spec, c, unitsDir);
+    const found = readComponent(spec, c, o);
     if (found) components.set(c, found);
   }
   const installed: Installed = { spec, components, pki: walk(spec.certificatesDir) };

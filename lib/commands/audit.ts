@@ -12,6 +12,7 @@ export interface AuditOptions extends Partial<Record<OverrideFlag, unknown>> {
   config?: string;
   output: 'text' | 'json' | 'yaml' | 'junit';
   unitsDir: string;
+  kubeletDir: string;
   /** Show passing checks too (text). */
   all?: boolean;
 }
@@ -47,7 +48,7 @@ function junit(findings: readonly Finding[]): string {
 
 export async function runAudit(o: AuditOptions): Promise<number> {
   const spec = loadSpec(o.config, o);
-  const findings = auditChecks(inspect(spec, o.unitsDir));
+  const findings = auditChecks(inspect(spec, { unitsDir: o.unitsDir, kubeletDir: o.kubeletDir }));
   const exitCode = auditExitCode(findings);
   if (o.output === 'text') process.stdout.write(text(findings, !!o.all));
   else if (o.output === 'junit') process.stdout.write(junit(findings));

@@ -635,6 +635,21 @@ export const AUDIT_POLICY: GeneratedEntry = { name: 'audit-policy.yaml', file: '
  */
 export const AUDIT_LOG = { path: '/var/log/kubernetes/audit/audit.log', maxAge: 30, maxBackup: 10, maxSize: 100, dirMode: 0o700 } as const;
 
+/**
+ * Where kubeadm puts what kubepki's flag files hold, read by kubepki audit on
+ * a node kubeadm set up: the static pods' manifests (under the kubeconfig
+ * dir), the kubelet's flags and configuration (under /var/lib/kubelet) and the
+ * systemd drop-in that starts it (kubeadm-facts.md §4.6).
+ */
+export const KUBEADM_LAYOUT = {
+  manifests: 'manifests',
+  kubeletDir: '/var/lib/kubelet',
+  kubeletFlagsEnv: 'kubeadm-flags.env',
+  kubeletFlagsVariable: 'KUBELET_KUBEADM_ARGS',
+  kubeletConfig: 'config.yaml',
+  kubeletDropIn: 'kubelet.service.d/10-kubeadm.conf',
+} as const;
+
 /** An etcd data dir: etcd's alone (CIS 1.1.11), made so by the etcd unit before etcd starts. */
 export const ETCD_DATA_DIR_MODE = 0o700;
 
