@@ -357,7 +357,13 @@ test('a node kubeadm set up (static pod manifests, /var/lib/kubelet): audit read
   for (const [c, flags] of Object.entries(pods)) writeFileSync(path.join(manifests, `${c}.yaml`), staticPod(c, flags), { mode: 0o600 });
   const kubeletDir = path.join(root, 'var-lib-kubelet');
   mkdirSync(kubeletDir, { mode: 0o700 });
-  writeFileSync(path.join(kubeletDir, 'kubeadm-flags.env'), 'KUBELET_KUBEADM_ARGS="--container-runtime-endpoint=unix:///var/run/containerd/containerd.sock"\n', { mode: 0o600 });
+  // kubeadm writes it 0644; kube-bench's 4.1.1 judges the drop-in, not this file, and so does kubepki.
+  writeFileSync(path.join(kubeletDir, 'kubeadm-flags.env'), 'KUBELET_KUBEADM_ARGS="--container-runtime-endpoint=unix:///var/run/containerd/containerd.sock"\n', { mode: 0o644 });
+  chmodSync(path.join(kubeletDir, 'kubeadm-flags.env'), 0o644);
+  const dropIn = path.join(root, 'units', 'kubelet.service.d');
+  mkdirSync(dropIn, { recursive: true, mode: 0o700 });
+  writeFileSync(path.join(dropIn, '10-kubeadm.conf'), '[Service]\nEnvironmentFile=-/var/lib/kubelet/kubeadm-flags.env\n', { mode: 0o644 });
+  chmodSync(path.join(dropIn, '10-kubeadm.conf'), 0o644);
   // kubeadm's KubeletConfiguration defaults (kubeadm-facts.md §4.6); no tlsCipherSuites.
   writeFileSync(path.join(kubeletDir, 'config.yaml'), `apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nauthentication:\n  anonymous:\n    enabled: false\n  webhook:\n    enabled: true\n  x509:\n    clientCAFile: ${P('ca.crt')}\nauthorization:\n  mode: Webhook\nreadOnlyPort: 0\nrotateCertificates: true\nhealthzBindAddress: 127.0.0.1\nhealthzPort: 10248\nstaticPodPath: ${manifests}\n`, { mode: 0o600 });
   const run = await kubepki(['audit', ...args.slice(0, 8), '--units-dir', path.join(root, 'units'), '--kubelet-dir', kubeletDir, '-o', 'json']);
@@ -368,8 +374,9 @@ test('a node kubeadm set up (static pod manifests, /var/lib/kubelet): audit read
   t.deepEqual(failing(r).sort(), [
     'fail 1.2.15', 'fail 1.2.16', 'fail 1.2.17', 'fail 1.2.18', 'fail 1.2.19', 'fail 1.2.30', 'fail 1.2.5', 'fail 1.3.2', 'fail 1.4.1',
     'fail kubepki.audit-policy', 'fail kubepki.tls-min-version',
-    'warn 1.2.1', 'warn 1.2.29', 'warn 4.2.12',
+    'warn 1.2.1', 'warn 1.2.29', 'warn 4.2.12', 'fail 4.1.1',
   ].sort());
+  t.regex(r.findings.find((f) => f.id === '4.1.1')?.where ?? '', /kubelet\.service\.d\/10-kubeadm\.conf$/);
   // The manifests are judged as the pod specs CIS 1.1.1-1.1.7 name, the kubelet's configuration where the drop-in's --config says.
   t.is(r.findings.find((f) => f.id === '1.1.1')?.status, 'pass');
   t.is(r.findings.find((f) => f.id === '4.1.9')?.status, 'pass');

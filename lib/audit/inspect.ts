@@ -94,7 +94,8 @@ function readKubeadmComponent(spec: ClusterSpec, component: ServiceComponent, o:
     const env = info(path.join(o.kubeletDir, KUBEADM_LAYOUT.kubeletFlagsEnv));
     if (!exists(env)) return undefined;
     const dropIn = [info(path.join(o.unitsDir, KUBEADM_LAYOUT.kubeletDropIn))].find(exists);
-    const base = { component, source: env, files: [env], ...(dropIn ? { unit: dropIn } : {}) };
+    // The drop-in is the kubelet's unit file (CIS 4.1.1, as kube-bench's $kubeletsvc); kubeadm-flags.env is not judged as one.
+    const base = { component, source: env, files: [] as FileInfo[], ...(dropIn ? { unit: dropIn } : {}) };
     const read = readText(env);
     if (read.error !== undefined) return { ...base, flags: [], error: read.error };
     const own = envFileFlags(read.text!, KUBEADM_LAYOUT.kubeletFlagsVariable);
