@@ -384,3 +384,22 @@ test('a node kubeadm set up (static pod manifests, /var/lib/kubelet): audit read
   t.true(r.findings.some((f) => f.id === 'kubepki.named-files' && f.status === 'pass'));
   t.true(r.findings.some((f) => f.id === 'kubepki.trust' && f.status === 'pass'));
 });
+
+test('bad input on a kubeadm node: a manifest that is not a static pod, and one that is not YAML, fail every flag check of their component, naming the file', async (t) => {
+  const root = scratch(t);
+  const args = ['--cert-dir', path.join(root, 'pki'), '--kubeconfig-dir', root, '--node-name', 'cp-1', '--apiserver-advertise-address', '192.168.10.11', '--encryption-algorithm', 'ECDSA-P256'];
+  t.is((await kubepki(['init', ...args, '--skip-phases', 'flags'])).exitCode, 0);
+  mkdirSync(path.join(root, 'manifests'), { mode: 0o700 });
+  writeFileSync(path.join(root, 'manifests', 'kube-scheduler.yaml'), 'apiVersion: v1\nkind: Pod\nspec:\n  containers: []\n', { mode: 0o600 });
+  writeFileSync(path.join(root, 'manifests', 'etcd.yaml'), 'spec: [\n', { mode: 0o600 });
+  const run = await kubepki(['audit', ...args, '--units-dir', path.join(root, 'units'), '--kubelet-dir', path.join(root, 'none'), '-o', 'json']);
+  t.is(run.exitCode, 4);
+  const r = JSON.parse(run.stdout) as Report;
+  const scheduler = r.findings.filter((f) => f.id === '1.4.1');
+  t.is(scheduler.length, 1);
+  t.is(scheduler[0]!.status, 'fail');
+  t.regex(`${scheduler[0]!.where} ${scheduler[0]!.detail}`, /manifests\/kube-scheduler\.yaml cannot read the flags: is not a static pod with a container command/);
+  const etcd = r.findings.find((f) => f.id === '2.2');
+  t.regex(`${etcd?.where} ${etcd?.detail}`, /manifests\/etcd\.yaml cannot read the flags: is not YAML/);
+  t.false(r.findings.some((f) => f.id.startsWith('1.2.')), 'no API server here: its checks are not run');
+});

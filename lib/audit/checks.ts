@@ -14,7 +14,7 @@ import { parse } from 'yaml';
 import { RULES, judgeSetting, settingText, type Rule } from '../components/hardening.js';
 import { parseKubeconfig, type ParsedKubeconfig } from '../kubeconfig/kubeconfig.js';
 import {
-  BOOTSTRAP_KUBECONFIG, BOOTSTRAP_TOKEN_SECRETS, CERTIFICATES, KEY_PAIRS, KUBECONFIGS, certPath, certificatesFor,
+  AUDIT_POLICY, BOOTSTRAP_KUBECONFIG, BOOTSTRAP_TOKEN_SECRETS, CERTIFICATES, KEY_PAIRS, KUBECONFIGS, certPath, certificatesFor,
   type CertEntry, type Consumer, type ServiceComponent,
 } from '../pki/catalog.js';
 import { algorithmOf } from '../pki/algorithms.js';
@@ -495,8 +495,8 @@ function auditPolicyChecks(installed: Installed): Finding[] {
   const api = installed.components.get('kube-apiserver');
   if (!api) return [];
   const title = T('kubepki.audit-policy');
-  const file = flagValue(api, '--audit-policy-file');
-  if (!file) return [{ id: 'kubepki.audit-policy', title, status: 'fail', where: 'kube-apiserver --audit-policy-file', detail: 'is not set: the API server logs nothing (CIS 1.2.16, 3.2.1)' }];
+  const file = flagValue(api, AUDIT_POLICY.flag!);
+  if (!file) return [{ id: 'kubepki.audit-policy', title, status: 'fail', where: `kube-apiserver ${AUDIT_POLICY.flag}`, detail: 'is not set: the API server logs nothing (CIS 1.2.16, 3.2.1)' }];
   const r = readText(info(file));
   if (r.error !== undefined) return [{ id: 'kubepki.audit-policy', title, status: 'fail', where: file, detail: `cannot be read: ${r.error}` }];
   let policy: { kind?: unknown; rules?: unknown };

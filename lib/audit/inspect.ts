@@ -12,7 +12,7 @@ import { parse } from 'yaml';
 import type { ClusterSpec } from '../config/spec.js';
 import { describeSystemError } from '../errors.js';
 import { envVariable } from '../components/flags.js';
-import { KUBEADM_LAYOUT, componentsFor, flagFile, UNITS, type ServiceComponent } from '../pki/catalog.js';
+import { KUBEADM_LAYOUT, KUBELET_CONFIG, componentsFor, flagFile, UNITS, type ServiceComponent } from '../pki/catalog.js';
 
 export interface FileInfo {
   path: string;
@@ -103,7 +103,7 @@ function readKubeadmComponent(spec: ClusterSpec, component: ServiceComponent, o:
     // 10-kubeadm.conf's own flags come first on the kubelet's command line.
     const dropInFlags: [string, string][] = [
       ['--bootstrap-kubeconfig', path.join(spec.kubeconfigDir, 'bootstrap-kubelet.conf')], ['--kubeconfig', path.join(spec.kubeconfigDir, 'kubelet.conf')],
-      ['--config', path.join(o.kubeletDir, KUBEADM_LAYOUT.kubeletConfig)],
+      [KUBELET_CONFIG.flag!, path.join(o.kubeletDir, KUBEADM_LAYOUT.kubeletConfig)],
     ];
     return { ...base, flags: [...dropInFlags, ...own] };
   }
@@ -176,7 +176,7 @@ export function inspect(spec: ClusterSpec, o: InspectOptions): Installed {
     if (found) components.set(c, found);
   }
   const installed: Installed = { spec, components, pki: walk(spec.certificatesDir) };
-  const configFile = flagValue(components.get('kubelet'), '--config');
+  const configFile = flagValue(components.get('kubelet'), KUBELET_CONFIG.flag!);
   if (configFile) {
     const file = info(configFile);
     const read = readText(file);

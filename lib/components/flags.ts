@@ -155,7 +155,7 @@ function settings(component: ServiceComponent, ctx: FlagContext): Flag[] {
         ['--profiling', 'false'],
         ['--service-account-extend-token-expiration', 'false'],
         // CIS 1.2.16-1.2.19: an audit log, kept 30 days in 10 files of 100 MB.
-        ['--audit-policy-file', auditPolicyPath(spec)],
+        [AUDIT_POLICY.flag!, auditPolicyPath(spec)],
         ['--audit-log-path', AUDIT_LOG.path],
         ['--audit-log-maxage', String(AUDIT_LOG.maxAge)],
         ['--audit-log-maxbackup', String(AUDIT_LOG.maxBackup)],
@@ -196,7 +196,7 @@ function settings(component: ServiceComponent, ctx: FlagContext): Flag[] {
       ];
     case 'kubelet':
       return [
-        ['--config', kubeletConfigPath(spec)],
+        [KUBELET_CONFIG.flag!, kubeletConfigPath(spec)],
         ...(spec.components.criSocket ? [['--container-runtime-endpoint', spec.components.criSocket] as const] : []),
       ];
     case 'etcd': {

@@ -10,6 +10,7 @@ import { UserError } from '../errors.js';
 import { judgeSetting, ruleName, rulesFor, RULES, settingText } from './hardening.js';
 import { auditPolicyPath, consumedFiles, envVariable, kubeletConfigPath } from './flags.js';
 import { parseCidr } from '../net.js';
+import { AUDIT_POLICY, KUBELET_CONFIG } from '../pki/catalog.js';
 
 /** The kubelet's file flags and the configuration fields they stand for. */
 const KUBELET_FILE_FLAGS: Record<string, string> = {
@@ -30,12 +31,36 @@ function ownedFiles(spec: ClusterSpec): Map<string, string> {
     const file = out.get(`kubelet setting ${setting}`);
     if (file !== undefined) out.set(`kubelet ${flag}`, file);
   }
-  out.set('kubelet config', kubeletConfigPath(spec));
-  out.set('kube-apiserver audit-policy-file', auditPolicyPath(spec));
+  out.set(`kubelet ${KUBELET_CONFIG.flag!.slice(2)}`, kubeletConfigPath(spec));
+  out.set(`kube-apiserver ${AUDIT_POLICY.flag!.slice(2)}`, auditPolicyPath(spec));
   return out;
 }
 
 const advice = (name: string) => `to accept it anyway, add "${name}" to allowInsecure (--allow-insecure ${name})`;
+
+/**
+ * The user's KubeletConfiguration values that break a rule or point a file
+ * setting away from kubepki's file: the complaint (after the value), and
+ * whether allowInsecure accepts it (by the setting, or the flag of its rule).
+ */
+function kubeletSettingVerdicts(spec: ClusterSpec, owned: ReadonlyMap<string, string>): { setting: string; value: string; complaint: string; allowed: boolean }[] {
+  const { kubeletConfig, allowInsecure } = spec.components;
+  const out: { setting: string; value: string; complaint: string; allowed: boolean }[] = [];
+  for (const r of RULES) {
+    if (r.component !== 'kubelet' || !r.setting) continue;
+    const value = settingText(kubeletConfig, r.setting);
+    const complaint = value === undefined ? undefined : judgeSetting(r, kubeletConfig);
+    if (complaint) out.push({ setting: r.setting, value: value!, complaint: ` ${complaint}: ${r.title} (${ruleName(r)})`, allowed: allowInsecure.includes(r.setting) || allowInsecure.includes(r.flag) });
+  }
+  for (const [key, file] of owned) {
+    const m = /^kubelet setting (.+)$/.exec(key);
+    const value = m ? settingText(kubeletConfig, m[1]!) : undefined;
+    if (value !== undefined && value !== file) {
+      out.push({ setting: m![1]!, value, complaint: `: the kubelet's ${m![1]} is ${file}, the file kubepki makes and checks`, allowed: allowInsecure.includes(m![1]!) });
+    }
+  }
+  return out;
+}
 
 /** Every problem with the user's component settings; none when they weaken nothing (or allowInsecure accepts it). */
 export function userSettingProblems(spec: ClusterSpec): string[] {
@@ -59,18 +84,8 @@ export function userSettingProblems(spec: ClusterSpec): string[] {
       }
     }
   }
-  for (const r of RULES) {
-    if (r.component !== 'kubelet' || !r.setting || allowed.has(r.setting) || allowed.has(r.flag)) continue;
-    const value = settingText(kubeletConfig, r.setting);
-    if (value === undefined) continue;
-    const complaint = judgeSetting(r, kubeletConfig);
-    if (complaint) problems.push(`${kubeletConfigOrigin}.${r.setting}: ${value} ${complaint}: ${r.title} (${ruleName(r)}); ${advice(r.setting)}`);
-  }
-  for (const [key, file] of owned) {
-    const m = /^kubelet setting (.+)$/.exec(key);
-    if (!m || allowed.has(m[1]!)) continue;
-    const value = settingText(kubeletConfig, m[1]!);
-    if (value !== undefined && value !== file) problems.push(`${kubeletConfigOrigin}.${m[1]}: ${value}: the kubelet's ${m[1]} is ${file}, the file kubepki makes and checks; ${advice(m[1]!)}`);
+  for (const v of kubeletSettingVerdicts(spec, owned)) {
+    if (!v.allowed) problems.push(`${kubeletConfigOrigin}.${v.setting}: ${v.value}${v.complaint}; ${advice(v.setting)}`);
   }
   // An environment variable of a component must not be the one that carries its flags: it would replace them all.
   for (const [component, list] of Object.entries(spec.components.envs) as [UserComponent, UserArg[]][]) {
@@ -103,21 +118,8 @@ function podNetworkProblems(spec: ClusterSpec): string[] {
 
 /** The kubelet settings the user gave that allowInsecure accepts though they weaken what kubepki secures (the plan warns of them). */
 export function acceptedKubeletSettings(spec: ClusterSpec): string[] {
-  const { kubeletConfig, allowInsecure } = spec.components;
-  const out: string[] = [];
-  for (const r of RULES) {
-    if (r.component !== 'kubelet' || !r.setting || !(allowInsecure.includes(r.setting) || allowInsecure.includes(r.flag))) continue;
-    const value = settingText(kubeletConfig, r.setting);
-    if (value !== undefined && judgeSetting(r, kubeletConfig)) out.push(`${r.setting}=${value}`);
-  }
-  const owned = ownedFiles(spec);
-  for (const [key, file] of owned) {
-    const m = /^kubelet setting (.+)$/.exec(key);
-    if (!m || !allowInsecure.includes(m[1]!)) continue;
-    const value = settingText(kubeletConfig, m[1]!);
-    if (value !== undefined && value !== file) out.push(`${m[1]}=${value}`);
-  }
-  return [...new Set(out)];
+  if (!Object.keys(spec.components.kubeletConfig).length) return [];
+  return [...new Set(kubeletSettingVerdicts(spec, ownedFiles(spec)).filter((v) => v.allowed).map((v) => `${v.setting}=${v.value}`))];
 }
 
 /** Refuse a description whose component settings weaken what kubepki secures. */

@@ -614,12 +614,14 @@ export interface GeneratedEntry {
   scope: Scope;
   /** Only with local etcd. */
   etcd?: true;
+  /** The component flag that names this file (the kubelet's --config). */
+  flag?: string;
 }
 
 const scopeOf = (c: ServiceComponent): Scope => (c === 'kubelet' ? 'node' : 'control-plane');
 
 /** The kubelet's configuration file, beside the flag files; named by the kubelet's --config. */
-export const KUBELET_CONFIG: GeneratedEntry = { name: 'kubelet-config.yaml', file: 'kubelet-config.yaml', root: 'flags', format: 'kubelet-config', component: 'kubelet', scope: 'node' };
+export const KUBELET_CONFIG: GeneratedEntry = { name: 'kubelet-config.yaml', file: 'kubelet-config.yaml', root: 'flags', format: 'kubelet-config', component: 'kubelet', scope: 'node', flag: '--config' };
 
 /**
  * The API server's audit policy (--audit-policy-file; CIS 1.2.16 wants an
@@ -627,7 +629,7 @@ export const KUBELET_CONFIG: GeneratedEntry = { name: 'kubelet-config.yaml', fil
  * who did what to which object and never a request or response body, so no
  * Secret, token or key reaches the log.
  */
-export const AUDIT_POLICY: GeneratedEntry = { name: 'audit-policy.yaml', file: 'audit-policy.yaml', root: 'flags', format: 'audit-policy', component: 'kube-apiserver', scope: 'control-plane' };
+export const AUDIT_POLICY: GeneratedEntry = { name: 'audit-policy.yaml', file: 'audit-policy.yaml', root: 'flags', format: 'audit-policy', component: 'kube-apiserver', scope: 'control-plane', flag: '--audit-policy-file' };
 
 /**
  * The API server's audit log (CIS 1.2.16-1.2.19: a path, 30 days, 10 files,
