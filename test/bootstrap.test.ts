@@ -38,6 +38,14 @@ test('bootstrap tokens: kubeadm\'s format, from a cryptographic source', (t) => 
   t.is(chars.size, 36);
 });
 
+test('bootstrap token characters are equally likely (a byte taken modulo 36 would favour a-d by 8:7)', (t) => {
+  const counts = new Map<string, number>();
+  // 4,500 secrets of 16: 72,000 characters, 2,000 expected of each; the standard deviation is ~44.
+  for (let i = 0; i < 4500; i++) for (const c of newBootstrapToken().secret) counts.set(c, (counts.get(c) ?? 0) + 1);
+  t.is(counts.size, 36);
+  for (const [c, n] of counts) t.true(n > 1850 && n < 2150, `${c}: ${n} of 72000`);
+});
+
 test('token create: prints the token, writes the kube-system Secret with TTL, usages and groups', async (t) => {
   const { root, args } = await cluster(t);
   const before = Date.now();

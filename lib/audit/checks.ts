@@ -117,6 +117,7 @@ function idsOf(file: string): Map<number, string> {
   }
   return out;
 }
+/** The users and groups of /etc/passwd and /etc/group, read once per audit (auditChecks forgets them). */
 let names: { users: Map<number, string>; groups: Map<number, string> } | undefined;
 function ownerOf(f: FileInfo): string {
   names ??= { users: idsOf('/etc/passwd'), groups: idsOf('/etc/group') };
@@ -520,6 +521,7 @@ function auditPolicyChecks(installed: Installed): Finding[] {
 
 /** Every check, in the order they are reported. */
 export function auditChecks(installed: Installed, now = Date.now()): Finding[] {
+  names = undefined;
   if (!installed.components.size) {
     return [{ id: 'kubepki.installed', title: T('kubepki.installed'), status: 'fail', where: installed.spec.flagsDir, detail: 'no component flag file is there, nor kubeadm\'s static pod manifests: nothing to audit (give --flags-dir, or --config with the description init used)' }];
   }

@@ -3,7 +3,7 @@
  * "<id>.<secret>", [a-z0-9]{6}.[a-z0-9]{16}, from a cryptographic source, and
  * their kube-system Secret; and lines of a static token auth file.
  */
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
 export const TOKEN_PATTERN = /^([a-z0-9]{6})\.([a-z0-9]{16})$/;
@@ -11,7 +11,20 @@ export const GROUP_PATTERN = /^system:bootstrappers:[a-z0-9:-]{0,255}[a-z0-9]$/;
 export const USAGES = ['signing', 'authentication'] as const;
 export const DEFAULT_GROUP = 'system:bootstrappers:kubeadm:default-node-token';
 
-const randomString = (n: number) => Array.from({ length: n }, () => ALPHABET[randomInt(ALPHABET.length)]).join('');
+/**
+ * n characters of ALPHABET, each from one random byte below the largest multiple
+ * of 36 (so that every character is equally likely). From randomBytes, which
+ * keeps nothing between calls: crypto.randomInt keeps a cache of random bytes
+ * that the executable's start-up snapshot would freeze (lib/snapshot.ts).
+ */
+function randomString(n: number): string {
+  const limit = 256 - (256 % ALPHABET.length);
+  let out = '';
+  while (out.length < n) {
+    for (const b of randomBytes(n)) if (b < limit && out.length < n) out += ALPHABET[b % ALPHABET.length];
+  }
+  return out;
+}
 
 export interface BootstrapToken {
   id: string;

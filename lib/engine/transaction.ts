@@ -96,8 +96,8 @@ function stagingParent(dir: string): string {
   return parent;
 }
 
-/** The process umask, read once (it only ever narrows the modes kubepki asks for). */
-let umask: number | undefined;
+/** The process umask (it only ever narrows the modes kubepki asks for), read when a transaction begins. */
+let umask = 0;
 
 /**
  * Create `file` (never replacing one) with exactly `mode`, whatever the umask,
@@ -110,7 +110,6 @@ let umask: number | undefined;
 async function writeNew(file: string, data: string | Buffer, mode: number): Promise<void> {
   const fd = await new Promise<number>((resolve, reject) => fsOpen(file, 'wx', mode, (e, n) => (e ? reject(e) : resolve(n))));
   try {
-    umask ??= process.umask();
     if (mode & umask) fchmodSync(fd, mode); // the umask took bits away: put them back
     writeFileSync(fd, data);
     await new Promise<void>((resolve, reject) => fsync(fd, (e) => (e ? reject(e) : resolve())));
@@ -309,6 +308,7 @@ export class Transaction {
   /** A transaction; each directory's staging folder is made when the first file for it is staged. */
   static begin(): Transaction {
     faultCount = { stage: 0, commit: 0 };
+    umask = process.umask();
     return new Transaction();
   }
 
