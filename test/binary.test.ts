@@ -7,7 +7,7 @@
  */
 import test from 'ava';
 import { execa } from 'execa';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { REPO, openssl } from './helpers/cli.js';
@@ -19,14 +19,16 @@ test('the single executable, alone in a folder and run with an empty environment
   const bin = path.join(dir, 'bin');
   mkdirSync(bin);
   const exe = path.join(bin, 'kubepki-linux-x64');
-  const built = await execa(process.execPath, [path.join(REPO, 'scripts/build-binary.mjs'), '--out', exe], { reject: false, cwd: REPO });
+  // Built under umask 0 and run under umask 077 below: the executable starts from a heap the build made
+  // (its start-up snapshot), and must use the umask of its own run, not the build's.
+  const built = await execa('sh', ['-c', 'umask 0 && exec "$0" "$@"', process.execPath, path.join(REPO, 'scripts/build-binary.mjs'), '--out', exe], { reject: false, cwd: REPO });
   t.is(built.exitCode, 0, built.stderr);
   t.deepEqual(readdirSync(bin), ['kubepki-linux-x64'], 'one file');
 
   const work = path.join(dir, 'work');
   mkdirSync(work);
   copyFileSync(path.join(REPO, 'examples/cluster.yaml'), path.join(work, 'cluster.yaml'));
-  const k = (...args: string[]) => execa('env', ['-i', exe, ...args], { cwd: work, reject: false, timeout: 60_000 });
+  const k = (...args: string[]) => execa('sh', ['-c', 'umask 077 && exec env -i "$0" "$@"', exe, ...args], { cwd: work, reject: false, timeout: 60_000 });
   const dirs = ['--config', 'cluster.yaml', '--kubeconfig-dir', work, '--flags-dir', path.join(work, 'flags')];
 
   const version = await k('version');
@@ -38,6 +40,8 @@ test('the single executable, alone in a folder and run with an empty environment
     t.is((await openssl(['verify', '-CAfile', path.join(work, 'pki/ca.crt'), path.join(work, `pki/${leaf}.crt`)])).exitCode, 0, leaf);
   }
   t.is((await openssl(['verify', '-CAfile', path.join(work, 'pki/etcd/ca.crt'), path.join(work, 'pki/etcd/server.crt')])).exitCode, 0);
+  t.is(statSync(path.join(work, 'pki/ca.crt')).mode & 0o777, 0o644, 'a certificate is 0644 whatever the umask');
+  t.is(statSync(path.join(work, 'pki/ca.key')).mode & 0o777, 0o600);
   const check = await k('certs', 'check-expiration', ...dirs);
   t.is(check.exitCode, 0, check.stdout + check.stderr);
   t.regex(check.stdout, /^apiserver +\w{3} \d\d, \d{4}/m);
@@ -51,6 +55,21 @@ test('the single executable, alone in a folder and run with an empty environment
   t.is(render.exitCode, 0, render.stderr);
   t.regex(readFileSync(path.join(units, 'kube-apiserver.service'), 'utf8'), /^# kube-apiserver\.service: written by kubepki/m);
   t.regex(readFileSync(path.join(units, 'kubepki-renew.service'), 'utf8'), new RegExp(`^ExecStart=${exe.replace(/[.]/g, '\\.')} certs renew --expiring-within 30d --restart `, 'm'), 'the renewal runs the executable itself');
+
+  // Every run draws its own randomness: nothing random was kept in the snapshot (crypto.randomInt's cache would be).
+  const second = path.join(dir, 'second');
+  const again = await k('init', '--config', 'cluster.yaml', '--cert-dir', path.join(second, 'pki'), '--kubeconfig-dir', second, '--flags-dir', path.join(second, 'flags'));
+  t.is(again.exitCode, 0, again.stderr);
+  const serial = async (file: string) => (await openssl(['x509', '-noout', '-serial', '-in', file])).stdout;
+  t.not(await serial(path.join(second, 'pki/ca.crt')), await serial(path.join(work, 'pki/ca.crt')));
+  t.not(readFileSync(path.join(second, 'pki/apiserver.key'), 'utf8'), readFileSync(path.join(work, 'pki/apiserver.key'), 'utf8'));
+  const tokens = await Promise.all([1, 2].map(async (n) => {
+    const made = await k('token', 'create', ...dirs, '--out-dir', path.join(dir, `tokens-${n}`));
+    t.is(made.exitCode, 0, made.stderr);
+    return made.stdout.trim();
+  }));
+  t.regex(tokens[0]!, /^[a-z0-9]{6}\.[a-z0-9]{16}$/);
+  t.not(tokens[0], tokens[1]);
 
   const pin = path.join(work, 'pin');
   writeFileSync(pin, '987654\n', { mode: 0o600 });

@@ -31,12 +31,12 @@ export class TokenError extends UserError {}
 let binding: Binding | undefined;
 function load(): Binding {
   if (!binding) {
+    // The single executable holds no native addons, and loads none from elsewhere (its import.meta.url is where it was built).
+    if (inExecutable()) throw new TokenError('the single executable cannot load the PKCS#11 binding (pkcs11js is a native addon): for CA keys in a token, use kubepki installed with npm');
     try {
       // The native addon is built at install time (node-gyp); require() it from this package's node_modules.
       binding = createRequire(import.meta.url)('pkcs11js') as Binding;
     } catch (e) {
-      // The single executable holds no native addons.
-      if (inExecutable()) throw new TokenError('the single executable cannot load the PKCS#11 binding (pkcs11js is a native addon): for CA keys in a token, use kubepki installed with npm');
       throw new TokenError(`the PKCS#11 binding (npm package pkcs11js) cannot be loaded: ${(e as Error).message.split('\n')[0]}; reinstall kubepki with the build tools (g++, make, python3) present`);
     }
   }
