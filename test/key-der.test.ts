@@ -9,11 +9,11 @@ import test from 'ava';
 import fc from 'fast-check';
 import { execFileSync } from 'node:child_process';
 import { createPublicKey } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { publicHalfOf } from '../lib/pki/key-der.js';
-import { readPrivateKeyPem } from '../lib/pki/keys.js';
+import { generateKey, readPrivateKeyPem } from '../lib/pki/keys.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'kubepki-key-der-'));
 test.after.always(() => rmSync(dir, { recursive: true, force: true }));
@@ -106,3 +106,18 @@ test('changed bytes: never an exception; a public half read from them is the one
   ), { numRuns: 400 });
   t.log(`${agreed} of 400 changed keys read by both`);
 });
+
+// generateKey makes EC keys as KeyObjects and encodes them itself (the SEC1 PEM exported, the SPKI read from it by key-der.ts):
+// what it hands out must be what openssl reads from the PEM it writes, in kubeadm's formats.
+for (const [name, armour] of [['ECDSA-P256', 'EC PRIVATE KEY'], ['ECDSA-P384', 'EC PRIVATE KEY'], ['RSA-2048', 'RSA PRIVATE KEY']] as const) {
+  test(`generateKey(${name}): the public key is the one openssl derives from the private key file, in kubeadm's PEM`, async (t) => {
+    const key = await generateKey(name);
+    t.regex(key.privateKeyPem, new RegExp(`^-----BEGIN ${armour}-----\n[A-Za-z0-9+/=\n]+-----END ${armour}-----\n$`));
+    const file = path.join(dir, `generated-${name}.pem`);
+    writeFileSync(file, key.privateKeyPem, { mode: 0o600 });
+    const fromOpenssl = execFileSync('openssl', ['pkey', '-in', file, '-pubout', '-outform', 'DER']);
+    t.deepEqual(key.spki, fromOpenssl);
+    t.deepEqual(key.publicKey.export({ type: 'spki', format: 'der' }), fromOpenssl);
+    t.is(key.privateKey.asymmetricKeyType, name.startsWith('RSA') ? 'rsa' : 'ec');
+  });
+}
