@@ -93,3 +93,32 @@ for (const n of [1, 3, 8]) {
     t.regex(third.stdout, /Using the existing "apiserver" certificate and key/);
   });
 }
+
+test('init of a new PKI in three directories, killed after the first is put in place, is rolled back by the next run, which then completes', async (t) => {
+  const parent = scratch(t);
+  const dir = path.join(parent, 'pki');
+  const killed = await init(dir, { KUBEPKI_FAULT: 'kill-commit:1' });
+  t.is(killed.exitCode, -1);
+  const again = await init(dir);
+  t.is(again.exitCode, 0, again.stderr);
+  t.regex(again.stderr, /rolled back the unfinished writes of an interrupted run \(pid \d+\)/);
+  t.regex(again.stdout, /\[certs\] Generating "ca" certificate and key/, 'nothing of the killed run stayed');
+  t.deepEqual(noStaging(parent), []);
+  t.deepEqual(noStaging(dir), []);
+});
+
+test('certificates and kubeconfigs in one new folder, the flags inside it: written whole, as one new directory', async (t) => {
+  // The flags dir lies inside the new cert dir: its files are staged in that dir's tree, which one rename(2) puts in place.
+  const parent = scratch(t);
+  const dir = path.join(parent, 'cluster');
+  const args = ['init', '--cert-dir', dir, '--kubeconfig-dir', dir, '--flags-dir', path.join(dir, 'flags'), ...NODE, ...ALG];
+  const run = await kubepki(args);
+  t.is(run.exitCode, 0, run.stderr);
+  for (const f of ['ca.key', 'etcd/peer.crt', 'admin.conf', 'kubelet.conf', 'flags/kube-apiserver.flags']) t.true(existsSync(path.join(dir, f)), f);
+  t.is((await openssl(['verify', '-CAfile', path.join(dir, 'ca.crt'), path.join(dir, 'apiserver.crt')])).exitCode, 0);
+  t.deepEqual(noStaging(parent), []);
+  const again = await kubepki(args);
+  t.is(again.exitCode, 0, again.stderr);
+  t.regex(again.stdout, /Using the existing "apiserver" certificate and key/);
+  t.deepEqual(noStaging(parent), []);
+});

@@ -16,7 +16,7 @@ import { caEntry, keyPath, type CAName } from '../pki/catalog.js';
 import { KeyPool } from '../pki/keys.js';
 import { keySigner, withCertificate, type Signer } from '../pki/signer.js';
 import { decide, missingKeyText, type CAState, type DecideContext, type Material } from './decide.js';
-import { make, type MakeContext } from './make.js';
+import { make, type Made, type MakeContext } from './make.js';
 import { Observer, type FileSource } from './observe.js';
 import { emptyPlan, type Plan, type PlanItem, type RunRoot } from './plan.js';
 import { targetPaths, type Target } from './targets.js';
@@ -204,15 +204,16 @@ export class Run {
 
   /**
    * Make these items (CAs first, then the rest, `concurrency` at a time) and
-   * stage their files in the run's transaction as each is made.
+   * stage their files in the run's transaction as each is made; a failure
+   * aborts the transaction.
    */
   async make(items: readonly PlanItem[], concurrency = Infinity): Promise<void> {
     const work = items.filter((i) => i.writes.length);
     if (!work.length) return;
     this.txn ??= Transaction.begin();
+    this.txn.ready([...new Set(work.map((i) => i.root))].map((root) => ({ dir: this.dir(root), ...(this.options.backups?.[root] ? { backupDir: this.options.backups[root] } : {}) })));
     const ctx = this.makeContext();
-    const one = async (item: PlanItem) => {
-      const { files, certificate } = await make(item, ctx);
+    const stage = async (item: PlanItem, { files, certificate }: Made) => {
       const dir = this.dir(item.root);
       await this.txn!.stage(dir, files, this.options.backups?.[item.root]);
       if (this.options.lean) {
@@ -223,12 +224,26 @@ export class Run {
       for (const f of files) this.written.push(path.join(dir, f.rel));
       if (certificate) this.issued.set(item.id, { serial: certificate.serialNumber, notAfter: certificate.notAfter });
     };
+    // The CAs first: everything else is signed by them. Their files are staged
+    // (written and fsync'ed) while the rest is made: a signature needs only the CA in memory.
+    const staging: Promise<void>[] = [];
+    let failure: { error: unknown } | undefined;
     try {
-      await eachLimit(work.filter((i) => i.kind === 'ca'), Infinity, one);
-      await eachLimit(work.filter((i) => i.kind !== 'ca'), concurrency, one);
-    } catch (e) {
+      await eachLimit(work.filter((i) => i.kind === 'ca'), Infinity, async (item) => {
+        const staged = stage(item, await make(item, ctx));
+        staged.catch(() => undefined); // seen below, once everything has settled
+        staging.push(staged);
+      });
+      staging.push(eachLimit(work.filter((i) => i.kind !== 'ca'), concurrency, async (item) => stage(item, await make(item, ctx))));
+    } catch (error) {
+      failure = { error };
+    }
+    // Nothing is left half-staged: every staging settles before an error is passed on.
+    const failed = (await Promise.allSettled(staging)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    failure ??= failed && { error: failed.reason };
+    if (failure) {
       await this.abort();
-      throw e;
+      throw failure.error;
     }
   }
 

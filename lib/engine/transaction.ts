@@ -18,7 +18,7 @@
  * run fail (or SIGKILL itself) after n files were staged or committed.
  */
 import { randomBytes } from 'node:crypto';
-import { constants as fsConstants, closeSync, existsSync, fchmodSync, fsync, open as fsOpen, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { constants as fsConstants, closeSync, existsSync, fchmodSync, fsync, lstatSync, mkdirSync, open as fsOpen, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { chmod, copyFile, link, lstat, mkdir, open, readlink, rename, rm, rmdir, stat, symlink, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { describeSystemError, UserError } from '../errors.js';
@@ -290,8 +290,8 @@ interface Prepared {
   staging: string;
   journal: Journal;
   linked: string[];
-  /** tree mode: folders of the staged tree, made (or being made) once each. */
-  made: Map<string, Promise<void>>;
+  /** tree mode: folders of the staged tree, made once each. */
+  made: Set<string>;
 }
 
 /**
@@ -314,6 +314,28 @@ export class Transaction {
 
   private readonly preparing = new Map<string, Promise<Prepared>>();
 
+  /**
+   * Begin making the staging folders of these directories now, while what goes
+   * in them is still being made; a failure is reported by the first stage into it.
+   */
+  ready(dirs: readonly { dir: string; backupDir?: string }[]): void {
+    for (const d of dirs) this.prepare(this.place(path.resolve(d.dir)).dir, d.backupDir).catch(() => undefined);
+  }
+
+  /** Directories this transaction builds whole (tree mode), each staged in its own folder. */
+  private readonly trees = new Set<string>();
+
+  /**
+   * Where a directory's files are staged: inside the tree of a new directory
+   * that holds it (a flags dir in a new cert dir), with the path from there;
+   * else in its own staging folder. (Its own would create the new directory
+   * as the staging folder's parent, and the tree could not be renamed there.)
+   */
+  private place(dir: string): { dir: string; prefix: string } {
+    for (const tree of this.trees) if (dir.startsWith(tree + path.sep)) return { dir: tree, prefix: path.relative(tree, dir) };
+    return { dir, prefix: '' };
+  }
+
   /** The staging folder for `dir` (and any missing parent folders), made once. */
   private prepare(dir: string, backupDir: string | undefined): Promise<Prepared> {
     let p = this.preparing.get(dir);
@@ -324,11 +346,19 @@ export class Transaction {
     return p;
   }
 
+  /**
+   * Make the staging folder. Its system calls run one after the other, each
+   * needing the last, so they are made here, synchronously (tens of
+   * microseconds each), not through the thread pool, where each waited behind
+   * the keys and files queued there: init's CAs, made, waited ~7 ms for their
+   * first file to be opened (scripts/bench-init's layout, this project's
+   * 2-core machine).
+   */
   private async makeStaging(dir: string, backupDir: string | undefined): Promise<Prepared> {
     const parent = path.dirname(dir);
     let first: string | undefined;
     try {
-      first = await mkdir(parent, { recursive: true, mode: MODES.dir });
+      first = mkdirSync(parent, { recursive: true, mode: MODES.dir });
     } catch (e) {
       throw new UserError(`cannot create ${parent}: ${describeSystemError(e)}`);
     }
@@ -336,7 +366,7 @@ export class Transaction {
     const where = stagingParent(dir);
     const staging = path.join(where, `${stagingPrefix(dir)}${process.pid}-${randomBytes(4).toString('hex')}`);
     try {
-      await mkdir(staging, { mode: 0o700 });
+      mkdirSync(staging, { mode: 0o700 });
     } catch (e) {
       throw new UserError(`cannot write in ${where}: ${describeSystemError(e)}; run kubepki as a user that may write there, or choose another directory`);
     }
@@ -346,10 +376,12 @@ export class Transaction {
       ...(backupDir ? { backupDir: path.resolve(backupDir) } : {}),
     };
     if (mode === 'tree') {
-      await mkdir(path.join(staging, 'tree'), { mode: MODES.dir });
-      journal.treeIno = await inodeOf(path.join(staging, 'tree'));
+      this.trees.add(dir);
+      const tree = path.join(staging, 'tree');
+      mkdirSync(tree, { mode: MODES.dir });
+      journal.treeIno = lstatSync(tree).ino;
     }
-    const p: Prepared = { dir, staging, journal, linked: [], made: new Map() };
+    const p: Prepared = { dir, staging, journal, linked: [], made: new Set() };
     this.prepared.push(p);
     return p;
   }
@@ -357,7 +389,9 @@ export class Transaction {
   /** Write files (relative to `dir`, one of the transaction's directories) into its staging folder. */
   async stage(dir: string, files: readonly NewFile[], backupDir?: string): Promise<void> {
     if (!files.length) return;
-    const p = await this.prepare(path.resolve(dir), backupDir);
+    const at = this.place(path.resolve(dir));
+    if (at.prefix) files = files.map((f) => ({ ...f, rel: path.join(at.prefix, f.rel) }));
+    const p = await this.prepare(at.dir, backupDir);
     const j = p.journal;
     if (j.mode === 'tree' && files.some((f) => f.replace || f.remove)) throw new UserError(`${p.dir} does not exist: nothing to replace in it`);
     const base = j.files.length;
@@ -367,11 +401,11 @@ export class Transaction {
     }));
     j.files.push(...entries);
     if (j.mode === 'tree') {
-      // Each folder of the staged tree is made once, however many pieces are staged into it.
+      // Each folder of the staged tree is made once, however many pieces are staged into it (synchronously, as the staging folder).
       for (const d of new Set(files.map((f) => path.dirname(path.join(p.staging, 'tree', f.rel))))) {
-        let made = p.made.get(d);
-        if (!made) p.made.set(d, (made = mkdir(d, { recursive: true, mode: MODES.dir }).then(() => undefined)));
-        await made;
+        if (p.made.has(d)) continue;
+        mkdirSync(d, { recursive: true, mode: MODES.dir });
+        p.made.add(d);
       }
     }
     await stageAll(files.filter((f) => !f.remove).map((f) => ({ ...f, file: path.join(p.staging, entries[files.indexOf(f)]!.staged) })));
