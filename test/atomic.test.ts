@@ -94,6 +94,27 @@ for (const n of [1, 3, 8]) {
   });
 }
 
+test('init of a new cert dir alone, killed right after the rename that puts it in place: the rename was the commit, so the dir is whole and stays', async (t) => {
+  // One new directory, built whole: its rename(2) is the commit point, and the run writes no journal (transaction.ts).
+  const parent = scratch(t);
+  const dir = path.join(parent, 'pki');
+  const only = ['--skip-phases', 'kubeconfig,flags'];
+  const killed = await kubepki(['init', '--cert-dir', dir, ...NODE, ...ALG, ...only], { env: { KUBEPKI_FAULT: 'kill-commit:1' } });
+  t.is(killed.exitCode, -1, 'killed by SIGKILL');
+  t.is(noStaging(parent).length, 1, 'the killed run left its staging folder');
+  const whole = snapshot(dir);
+  t.is(Object.keys(whole).filter((f) => /\.(crt|key|pub)$/.test(f)).length, 24, '11 certificates and keys, and sa');
+  for (const [ca, leaf] of [['ca', 'apiserver'], ['etcd/ca', 'etcd/peer'], ['front-proxy-ca', 'front-proxy-client']]) {
+    t.is((await openssl(['verify', '-CAfile', path.join(dir, `${ca}.crt`), path.join(dir, `${leaf}.crt`)])).exitCode, 0, leaf);
+  }
+  const again = await kubepki(['init', '--cert-dir', dir, ...NODE, ...ALG, ...only]);
+  t.is(again.exitCode, 0, again.stderr);
+  t.notRegex(again.stderr, /rolled back/);
+  t.deepEqual(noStaging(parent), [], 'the next run removed the staging folder');
+  t.deepEqual(snapshot(dir), whole, 'and changed nothing');
+  t.regex(again.stdout, /Using the existing "apiserver" certificate and key/);
+});
+
 test('init of a new PKI in three directories, killed after the first is put in place, is rolled back by the next run, which then completes', async (t) => {
   const parent = scratch(t);
   const dir = path.join(parent, 'pki');
@@ -120,5 +141,13 @@ test('certificates and kubeconfigs in one new folder, the flags inside it: writt
   const again = await kubepki(args);
   t.is(again.exitCode, 0, again.stderr);
   t.regex(again.stdout, /Using the existing "apiserver" certificate and key/);
+  // Killed right after that rename: the directory is whole, and the next run keeps it.
+  const other = path.join(parent, 'killed');
+  const killedArgs = ['init', '--cert-dir', other, '--kubeconfig-dir', other, '--flags-dir', path.join(other, 'flags'), ...NODE, ...ALG];
+  t.is((await kubepki(killedArgs, { env: { KUBEPKI_FAULT: 'kill-commit:1' } })).exitCode, -1);
+  const whole = snapshot(other);
+  t.true(existsSync(path.join(other, 'flags/kube-apiserver.flags')));
+  t.is((await kubepki(killedArgs)).exitCode, 0);
+  t.deepEqual(snapshot(other), whole);
   t.deepEqual(noStaging(parent), []);
 });

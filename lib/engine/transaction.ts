@@ -428,18 +428,26 @@ export class Transaction {
     await Promise.all(this.preparing.values());
     const active = this.prepared.filter((p) => p.journal.files.length);
     if (!active.length) return this.abort();
-    // The first staging folder's `committed` mark decides for all of them.
+    // The first staging folder's `committed` mark decides for all of them. Unless the
+    // transaction is one new directory, built whole: then its rename(2) is the commit
+    // point, and no journal is needed (a run killed before it left nothing in place,
+    // after it the directory is whole; the next run deletes the staging folder).
     const primary = active[0]!.staging;
+    const single = active.length === 1 && active[0]!.journal.mode === 'tree';
     try {
-      for (const p of active) {
+      await Promise.all(active.map(async (p) => {
         const j = p.journal;
         j.primary = primary;
         if (j.mode === 'link') j.createdDirs = missingDirs(p.dir, j.files.filter((f) => !f.replace && !f.remove).map((f) => f.rel));
-        else for (const d of new Set(j.files.map((f) => path.dirname(path.join(p.staging, f.staged))))) await syncDir(d);
-        await writeNew(path.join(p.staging, `${JOURNAL}.tmp`), JSON.stringify(j), 0o600);
-        await rename(path.join(p.staging, `${JOURNAL}.tmp`), path.join(p.staging, JOURNAL));
-        await syncDir(p.staging);
-      }
+        // The staged tree's names on disk, and the journal, before anything is put in place.
+        const names = j.mode === 'tree' ? [...new Set(j.files.map((f) => path.dirname(path.join(p.staging, f.staged))))].map(syncDir) : [];
+        const journal = async () => {
+          await writeNew(path.join(p.staging, `${JOURNAL}.tmp`), JSON.stringify(j), 0o600);
+          await rename(path.join(p.staging, `${JOURNAL}.tmp`), path.join(p.staging, JOURNAL));
+          await syncDir(p.staging);
+        };
+        await Promise.all([...names, ...(single ? [] : [journal()])]);
+      }));
       // Shallow directories first.
       for (const p of [...active].sort((a, b) => a.dir.length - b.dir.length)) {
         try {
@@ -461,7 +469,7 @@ export class Transaction {
               p.linked.push(f.rel);
               if (f.step === undefined || files[i + 1]?.step !== f.step) fault('commit');
             }
-            for (const d of new Set(files.map((f) => path.dirname(path.join(p.dir, f.rel))))) await syncDir(d);
+            await Promise.all([...new Set(files.map((f) => path.dirname(path.join(p.dir, f.rel))))].map(syncDir));
           }
           await syncDir(path.dirname(p.dir));
         } catch (e) {
@@ -471,7 +479,7 @@ export class Transaction {
           throw asUserError(e, p.dir);
         }
       }
-      await writeNew(path.join(primary, COMMITTED), '', 0o600);
+      if (!single) await writeNew(path.join(primary, COMMITTED), '', 0o600);
     } catch (e) {
       await this.abort();
       throw asUserError(e, this.prepared[0]?.dir ?? '');
