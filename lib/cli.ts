@@ -28,7 +28,9 @@ function specOptions<T>(y: Argv<T>) {
   for (const { flag, rule } of FLAG_FIELDS) {
     out = out.option(flag.name, {
       type: 'string',
-      ...('repeat' in flag ? { array: true } : { coerce: last }),
+      // A list flag takes one value per occurrence and keeps every occurrence, as kubeadm's (pflag's
+      // StringSlice) do, and never swallows the positional arguments after it (nargs).
+      ...('repeat' in flag || 'list' in flag ? { array: true, nargs: 1 } : { coerce: last }),
       requiresArg: true,
       describe: 'default' in flag ? `${flag.describe} [default: ${flag.default}]` : flag.describe,
       ...('alias' in flag ? { alias: flag.alias } : {}),
@@ -236,7 +238,7 @@ export async function main(): Promise<void> {
         'Replace CAs (and the service-account key) with new ones, in phases that never break a running cluster: start, issue, complete (or abort); status',
         (yy) => specOptions(yy)
           .positional('step', { choices: ['start', 'issue', 'complete', 'abort', 'status'] as const, demandOption: true, describe: 'start: a new CA, trusted beside the old; issue: everything re-issued by it; complete: the old CA dropped; abort: one step back; status: the phase of each' })
-          .option('ca', { type: 'string', array: true, describe: `Which to rotate: ${ROTATABLE.join(', ')} (comma-separated or repeated) [default: start: all; the other steps: those under rotation]`, requiresArg: true })
+          .option('ca', { type: 'string', array: true, nargs: 1, describe: `Which to rotate: ${ROTATABLE.join(', ')} (comma-separated or repeated) [default: start: all; the other steps: those under rotation]`, requiresArg: true })
           .option('output', { alias: 'o', choices: ['text', 'json', 'yaml'] as const, default: 'text' as const, describe: 'status: output format' })
           .option('restart', { type: 'boolean', describe: 'Restart the components that read what the step changed, one at a time (systemctl, or --restart-command)' })
           .option('restart-command', { type: 'string', coerce: last, describe: 'Command run per component instead of systemctl; {component} is replaced', requiresArg: true })

@@ -13,7 +13,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { applyOverrides, loadSpec, readConfigFile, resolveSpec, type ClusterInput } from '../lib/config/load.js';
 import { UserError } from '../lib/errors.js';
-import { REPO, scratch } from './helpers/cli.js';
+import { NODE, REPO, kubepki, scratch } from './helpers/cli.js';
 
 const HOUR = 3_600_000;
 const EXAMPLES = path.join(REPO, 'examples');
@@ -415,6 +415,23 @@ test('flags that are not given leave the file alone; the input is not mutated', 
 test('--apiserver-cert-extra-sans given several times adds up; empty items are dropped', (t) => {
   const out = applyOverrides({}, { 'apiserver-cert-extra-sans': ['a.example.com', 'b.example.com,,10.0.0.1'] });
   t.deepEqual(out.apiServerCertSANs, ['a.example.com', 'b.example.com', '10.0.0.1']);
+});
+
+test('on the command line too, --apiserver-cert-extra-sans given several times adds up, as kubeadm\'s does', async (t) => {
+  // It kept only the last occurrence: a SAN given first was silently left out of the certificate.
+  const dir = path.join(scratch(t), 'pki');
+  const plan = await kubepki(['init', '--cert-dir', dir, ...NODE, '--apiserver-cert-extra-sans', 'one.example', '--apiserver-cert-extra-sans', 'two.example,10.1.2.3',
+    '--skip-phases', 'kubeconfig,flags', '--dry-run', '-o', 'json']);
+  t.is(plan.exitCode, 0, plan.stderr);
+  const { sans } = (JSON.parse(plan.stdout) as { items: { name: string; sans: { dns: string[]; ips: string[] } }[] }).items.find((i) => i.name === 'apiserver')!;
+  t.true(sans.dns.includes('one.example') && sans.dns.includes('two.example'), sans.dns.join(' '));
+  t.true(sans.ips.includes('10.1.2.3'), sans.ips.join(' '));
+});
+
+test('a repeatable flag takes one value per occurrence: the positional argument after it stays one', async (t) => {
+  const run = await kubepki(['flags', '--allow-insecure', 'profiling', 'kube-apiserver', ...NODE]);
+  t.is(run.exitCode, 0, run.stderr);
+  t.regex(run.stdout, /^--client-ca-file=/m);
 });
 
 test('a flag value that is invalid is an error that starts with the flag name', (t) => {

@@ -123,7 +123,7 @@ export const FIELDS = [
   { input: 'dnsDomain', kind: 'string', rule: 'dnsName', kubepki: 'networking.dnsDomain', kubeadm: { doc: 'cluster', path: 'networking.dnsDomain' },
     flag: { name: 'service-dns-domain', alias: 'dns-domain', describe: 'Cluster DNS domain', default: DEFAULTS.dnsDomain } },
   { input: 'apiServerCertSANs', kind: 'list', rule: 'san', kubepki: 'apiServer.certSANs', kubeadm: { doc: 'cluster', path: 'apiServer.certSANs' },
-    flag: { name: 'apiserver-cert-extra-sans', describe: 'Extra SANs for the API server certificate: IPs and DNS names, comma-separated', list: true } },
+    flag: { name: 'apiserver-cert-extra-sans', describe: 'Extra SANs for the API server certificate: IPs and DNS names, comma-separated or repeated', list: true } },
   { input: 'clusterName', kind: 'string', rule: 'clusterName', kubepki: 'clusterName', kubeadm: { doc: 'cluster', path: 'clusterName' },
     flag: { name: 'cluster-name', describe: 'Cluster name', default: DEFAULTS.clusterName } },
   { input: 'encryptionAlgorithm', kind: 'string', rule: 'algorithm', kubepki: 'certificates.encryptionAlgorithm', kubeadm: { doc: 'cluster', path: 'encryptionAlgorithm', only: 'v1beta4' },
