@@ -9,11 +9,11 @@
  *
  * What a module keeps between calls was made by the build, not by the run, so
  * no module keeps anything of its process at its top level (the umask, the
- * users of /etc/passwd). Node fills the caches of
- * crypto.randomInt and crypto.randomUUID once per process and a snapshot would
- * keep them: every executable would draw the same numbers. kubepki draws from
- * randomBytes and getRandomValues, which keep nothing (test/binary.test.ts
- * checks that two runs draw differently).
+ * users of /etc/passwd). Node fills the caches of crypto.randomInt and
+ * crypto.randomUUID once per process, and a snapshot would keep them: every
+ * executable would draw the same numbers. kubepki draws from randomBytes and
+ * getRandomValues, which keep nothing (test/binary.test.ts checks that two
+ * runs draw differently).
  */
 import { startupSnapshot } from 'node:v8';
 import { main } from './cli.js';

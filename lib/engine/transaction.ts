@@ -435,7 +435,8 @@ export class Transaction {
     const primary = active[0]!.staging;
     const single = active.length === 1 && active[0]!.journal.mode === 'tree';
     try {
-      await Promise.all(active.map(async (p) => {
+      // Every directory's journal is written (or has failed) before anything is put in place or undone.
+      const written = await Promise.allSettled(active.map(async (p) => {
         const j = p.journal;
         j.primary = primary;
         if (j.mode === 'link') j.createdDirs = missingDirs(p.dir, j.files.filter((f) => !f.replace && !f.remove).map((f) => f.rel));
@@ -448,6 +449,8 @@ export class Transaction {
         };
         await Promise.all([...names, ...(single ? [] : [journal()])]);
       }));
+      const failed = written.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
       // Shallow directories first.
       for (const p of [...active].sort((a, b) => a.dir.length - b.dir.length)) {
         try {
