@@ -27,8 +27,9 @@ const bundle = path.join(next, 'bundle', 'kubepki.cjs');
 await esbuild.build(bundleOptions('lib/main.ts', bundle));
 
 // V8's code cache: the bundle's functions compiled once, here, by running the
-// warm-up (scripts/bundle.mjs) in one process. bin/kubepki.cjs hands it to V8, which skips parsing and compiling what it holds (~60 ms of start-up on
-// this project's 2-core machine). V8 checks it against its own version and flags
+// warm-up (scripts/bundle.mjs) in one process. bin/kubepki.cjs hands it to V8,
+// which skips parsing and compiling what it holds (~60 ms of start-up on this
+// project's 2-core machine). V8 checks it against its own version and flags
 // and ignores it when they differ: only slower, never wrong.
 const scratch = mkdtempSync(path.join(tmpdir(), 'kubepki-build-'));
 try {
