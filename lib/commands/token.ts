@@ -9,7 +9,7 @@ import { loadSpec, type OverrideFlag } from '../config/load.js';
 import { parseDuration } from '../durations.js';
 import { UserError } from '../errors.js';
 import { Run } from '../engine/run.js';
-import { BOOTSTRAP_TOKEN_SECRETS, MODES } from '../pki/catalog.js';
+import { BOOTSTRAP_TOKEN_SECRETS, MODES, modeText } from '../pki/catalog.js';
 
 const list = (v: unknown): string[] => [v ?? []].flat().flatMap((s) => String(s).split(',')).map((s) => s.trim()).filter(Boolean);
 
@@ -72,6 +72,6 @@ export async function runTokenFile(o: TokenFileOptions): Promise<number> {
   if (groups.some((g) => /[\n\r",]/.test(g))) throw new UserError('--group: a group may not contain a comma, a quote or a line break', { exitCode: 2 });
   await writeNewFile(out, 'token file', () => tokenFileLine(newStaticToken(), o.user, o.uid, groups),
     (where) => `${where} exists; kubepki will not overwrite a token file: move it away, or choose --out`);
-  process.stderr.write(`[token] Wrote ${out} (${MODES.secret.toString(8).padStart(4, '0')}) for ${o.user}; the API server reads it with --token-auth-file=${out} (bootstrap.method: token-file)\n`);
+  process.stderr.write(`[token] Wrote ${out} (${modeText(MODES.secret)}) for ${o.user}; the API server reads it with --token-auth-file=${out} (bootstrap.method: token-file)\n`);
   return 0;
 }

@@ -11,7 +11,7 @@ import { executableAsset, thisKubepki } from '../sea.js';
 import Mustache from 'mustache';
 import type { ClusterSpec } from '../config/spec.js';
 import { UserError, describeSystemError } from '../errors.js';
-import { AUDIT_LOG, ETCD_DATA_DIR_MODE, RENEW_UNITS, SCHEDULED_RENEWAL, UNITS, flagFile, generatedFor, type ServiceComponent } from '../pki/catalog.js';
+import { AUDIT_LOG, ETCD_DATA_DIR_MODE, RENEW_UNITS, modeText, SCHEDULED_RENEWAL, UNITS, flagFile, generatedFor, type ServiceComponent } from '../pki/catalog.js';
 import { formatDuration } from '../durations.js';
 import { envVariable, thisMember } from './flags.js';
 
@@ -30,7 +30,6 @@ export function packageRoot(): string {
   return dir;
 }
 
-const octal = (mode: number) => mode.toString(8).padStart(4, '0');
 /** A flag's value as the user's extraArgs set it (the last of a repeated name wins, as in the component), if they do. */
 const userValue = (spec: ClusterSpec, component: ServiceComponent, flag: string) => (spec.components.args[component] ?? []).filter((a) => a.name === flag).pop()?.value;
 const unitOf = (component: ServiceComponent) => UNITS.find((u) => u.component === component)!;
@@ -121,9 +120,9 @@ export function renderUnit(component: ServiceComponent, options: RenderOptions):
     envVar: envVariable(component),
     flagsDir: options.spec.flagsDir,
     dataDir: options.spec.etcd.external ? '' : userValue(options.spec, 'etcd', 'data-dir') ?? thisMember(options.spec).dataDir,
-    dataDirMode: octal(ETCD_DATA_DIR_MODE),
+    dataDirMode: modeText(ETCD_DATA_DIR_MODE),
     auditLogDir: path.dirname(userValue(options.spec, 'kube-apiserver', 'audit-log-path') ?? AUDIT_LOG.path),
-    auditLogDirMode: octal(AUDIT_LOG.dirMode),
+    auditLogDirMode: modeText(AUDIT_LOG.dirMode),
   };
   return fill(unitOf(component).file, options, PLACEHOLDERS, view);
 }

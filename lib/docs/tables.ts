@@ -10,7 +10,7 @@ import { RULES } from '../components/hardening.js';
 import { DEFAULTS } from '../config/spec.js';
 import {
   BACKUPS, BOOTSTRAP_KUBECONFIG, BOOTSTRAP_TOKEN_SECRETS, CERTIFICATES, FLAG_FILES, KEY_PAIRS, KUBECONFIGS, MODES, NODE_BUNDLES, PROFILES, RBAC_MANIFEST,
-  RENEW_UNITS, SERVICES, TOKEN_FILE, UNITS, certPath, consumerName, csrFiles, keyPath, restartOrder, signedCertificateFile, userKubeconfigFile,
+  RENEW_UNITS, SERVICES, TOKEN_FILE, UNITS, certPath, consumerName, csrFiles, keyPath, modeText, restartOrder, signedCertificateFile, userKubeconfigFile,
   type CertEntry, type Subject,
 } from '../pki/catalog.js';
 
@@ -22,7 +22,6 @@ const PLACEHOLDER = {
 
 const html = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\|/g, '\\|');
 const subjectText = (s: Subject) => [...(s.o ?? []).map((o) => `O=${o}`), `CN=${s.cn}`].join(', ');
-const mode = (m: number) => m.toString(8).padStart(4, '0');
 const table = (head: string[], rows: string[][]) => [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 const files = (e: CertEntry) => `${certPath(e)}, ${keyPath(e).split('/').pop()!.replace(/^.*\./, '.')}`;
 
@@ -44,31 +43,31 @@ export function catalogMarkdown(): string {
   const certs = table(
     ['name', 'files', 'modes', 'signed by', 'subject', 'SANs', 'usages', 'validity', 'scope', 'read by'],
     CERTIFICATES.map((e) => [
-      e.name + (e.etcd ? ' (local etcd)' : ''), files(e), `${mode(MODES.cert)}, ${mode(MODES.key)}`, e.ca ?? 'self', html(subjectText(e.subject(PLACEHOLDER))),
+      e.name + (e.etcd ? ' (local etcd)' : ''), files(e), `${modeText(MODES.cert)}, ${modeText(MODES.key)}`, e.ca ?? 'self', html(subjectText(e.subject(PLACEHOLDER))),
       html(e.sanRule), usages(e), PROFILES[e.profile].validity === 'ca' ? 'caCertificateValidityPeriod' : 'certificateValidityPeriod', e.scope,
       e.consumers.map((c) => `\`${consumerName(c)}\``).join('<br>'),
     ]),
   );
   const pairs = table(['name', 'files', 'modes', 'scope', 'read by'], KEY_PAIRS.map((k) => [
-    k.name, `${k.key}, ${k.pub}`, `${mode(MODES.key)}, ${mode(MODES.pub)}`, k.scope, k.consumers.map((c) => `\`${consumerName(c)}\``).join('<br>'),
+    k.name, `${k.key}, ${k.pub}`, `${modeText(MODES.key)}, ${modeText(MODES.pub)}`, k.scope, k.consumers.map((c) => `\`${consumerName(c)}\``).join('<br>'),
   ]));
   const kubeconfigs = table(['file', 'credentials', 'user (CN)', 'O', 'server', 'mode', 'scope', 'read by'], [...KUBECONFIGS, BOOTSTRAP_KUBECONFIG].map((k) => {
     const s = k.subject(PLACEHOLDER);
     return [k.file, k.credentials === 'token' ? 'token' : `client certificate signed by ${k.signer}`, html(s.cn), html((s.o ?? []).join(', ') || '–'),
-      k.server === 'endpoint' ? 'controlPlaneEndpoint (or this node)' : "this node's address", mode(MODES.kubeconfig), k.scope,
+      k.server === 'endpoint' ? 'controlPlaneEndpoint (or this node)' : "this node's address", modeText(MODES.kubeconfig), k.scope,
       k.consumers.map((c) => `\`${consumerName(c)}\``).join('<br>') || '–'];
   }));
   const generated = table(['file', 'directory', 'what', 'mode', 'scope'], [...FLAG_FILES, ...UNITS, ...RENEW_UNITS, RBAC_MANIFEST].map((g) => [
-    g.file, g.root === 'flags' ? 'flags dir' : g.root === 'units' ? '`render systemd --out`' : '`render rbac --out`', g.format, mode(MODES.generated), g.scope,
+    g.file, g.root === 'flags' ? 'flags dir' : g.root === 'units' ? '`render systemd --out`' : '`render rbac --out`', g.format, modeText(MODES.generated), g.scope,
   ]));
   const other = table(['what', 'where', 'mode'], [
-    ['static token file (`token file`)', `<cert dir>/${TOKEN_FILE.file} (bootstrap.tokenAuthFile)`, mode(MODES[TOKEN_FILE.role])],
-    ['bootstrap token Secret (`token create`)', html(`<kubeconfig dir>/${BOOTSTRAP_TOKEN_SECRETS.dir}/${BOOTSTRAP_TOKEN_SECRETS.file('<id>')}`), mode(MODES[BOOTSTRAP_TOKEN_SECRETS.role])],
-    ['a user\'s kubeconfig (`kubeconfig user`)', html(`<kubeconfig dir>/${userKubeconfigFile('<name>')}`), mode(MODES.kubeconfig)],
-    ['key and CSR (`certs renew --csr-only`)', html(`<csr dir>/${csrFiles('<name>').key}, ${csrFiles('<name>').csr}`), `${mode(MODES.key)}, ${mode(MODES.csr)}`],
-    ['signed certificate (`certs sign`)', html(`beside the CSR: ${signedCertificateFile('<name>.csr')}`), mode(MODES.cert)],
+    ['static token file (`token file`)', `<cert dir>/${TOKEN_FILE.file} (bootstrap.tokenAuthFile)`, modeText(MODES[TOKEN_FILE.role])],
+    ['bootstrap token Secret (`token create`)', html(`<kubeconfig dir>/${BOOTSTRAP_TOKEN_SECRETS.dir}/${BOOTSTRAP_TOKEN_SECRETS.file('<id>')}`), modeText(MODES[BOOTSTRAP_TOKEN_SECRETS.role])],
+    ['a user\'s kubeconfig (`kubeconfig user`)', html(`<kubeconfig dir>/${userKubeconfigFile('<name>')}`), modeText(MODES.kubeconfig)],
+    ['key and CSR (`certs renew --csr-only`)', html(`<csr dir>/${csrFiles('<name>').key}, ${csrFiles('<name>').csr}`), `${modeText(MODES.key)}, ${modeText(MODES.csr)}`],
+    ['signed certificate (`certs sign`)', html(`beside the CSR: ${signedCertificateFile('<name>.csr')}`), modeText(MODES.cert)],
     ['node bundles (`nodes issue`)', html(`<kubeconfig dir>/${NODE_BUNDLES.dir}/<node>/`), 'as each file above'],
-    ['replaced and removed files (`certs renew`, `certs reconcile`, `ca renew`, `ca rotate`)', html(`<kubeconfig dir>/${BACKUPS.dir}/<UTC time>/`), `the file's own (a second name of it; ${mode(MODES.backup)} for a copy on another file system); folders ${mode(MODES.backupDir)}`],
+    ['replaced and removed files (`certs renew`, `certs reconcile`, `ca renew`, `ca rotate`)', html(`<kubeconfig dir>/${BACKUPS.dir}/<UTC time>/`), `the file's own (a second name of it; ${modeText(MODES.backup)} for a copy on another file system); folders ${modeText(MODES.backupDir)}`],
   ]);
   return [
     '# The catalog',

@@ -5,7 +5,7 @@
  * snapshot (files already read, certificates already parsed) and writes
  * nothing; what it finds wrong it lists, all of it, before anything is made.
  */
-import { MODES, PROFILES, consumerName, csrFiles, type AltNames, type CAName, type ExtKeyUsage, type Profile, type RotationPhase, type Subject } from '../pki/catalog.js';
+import { MODES, PROFILES, modeText, consumerName, csrFiles, type AltNames, type CAName, type ExtKeyUsage, type Profile, type RotationPhase, type Subject } from '../pki/catalog.js';
 import type { Certificate } from '../pki/certificate.js';
 import { spkiDer } from '../pki/keys.js';
 import { algorithmOf, type AlgorithmName } from '../pki/algorithms.js';
@@ -542,7 +542,7 @@ function decideKubeconfig(t: KubeconfigTarget, o: Observer, ctx: DecideContext):
   const read = o.kubeconfig(t.root, t.file);
   if (read.state === 'refused') {
     const trouble = read.trouble;
-    if (trouble.code === 'too-open') return problem(`${where} is readable by others than its owner (mode ${trouble.mode.toString(8).padStart(4, '0')}); run "chmod 600 ${ctx.full(t.root, t.file)}" and try again`);
+    if (trouble.code === 'too-open') return problem(`${where} is readable by others than its owner (mode ${modeText(trouble.mode)}); run "chmod 600 ${ctx.full(t.root, t.file)}" and try again`);
     return problem(trouble.code === 'unparsable' && t.policy !== 'renew' ? `${troubleText(where, trouble)}; restore it from a backup or move it away` : troubleText(where, trouble));
   }
   const item: PlanItem = {
@@ -722,7 +722,7 @@ function decideGenerated(t: GeneratedTarget, o: Observer, ctx: DecideContext): D
       const open = st.mode & 0o777 & ~MODES[f.role];
       if (t.settled && text === f.data() && open) {
         replaced.push(f.rel);
-        modes.push(`mode ${(st.mode & 0o777).toString(8).padStart(4, '0')} → ${MODES[f.role].toString(8).padStart(4, '0')}`);
+        modes.push(`mode ${modeText(st.mode & 0o777)} → ${modeText(MODES[f.role])}`);
       } else if (t.settled && text === f.data()) item.uses.push(f.rel);
       else if (expected === undefined) replaced.push(f.rel);
       else if (text === f.data()) item.uses.push(f.rel);

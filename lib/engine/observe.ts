@@ -10,7 +10,7 @@ import { lstatSync, readlinkSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describeSystemError } from '../errors.js';
 import { parseKubeconfig, type ParsedKubeconfig } from '../kubeconfig/kubeconfig.js';
-import { MODES, certPath, certificatesFor, keyPath, type CAName } from '../pki/catalog.js';
+import { MODES, certPath, certificatesFor, keyPath, modeText, type CAName } from '../pki/catalog.js';
 import type { ClusterSpec } from '../config/spec.js';
 import { Certificate } from '../pki/certificate.js';
 import type { CertificateRole } from '../pki/pem.js';
@@ -328,7 +328,7 @@ export function troubleDetail(t: Trouble): string {
     case 'unreadable': return `cannot be read: ${t.reason}`;
     case 'unparsable': return t.detail;
     case 'token': return t.message;
-    case 'too-open': return `is readable by others than its owner (mode ${t.mode.toString(8).padStart(4, '0')})`;
+    case 'too-open': return `is readable by others than its owner (mode ${modeText(t.mode)})`;
   }
 }
 

@@ -105,6 +105,9 @@ export const MODES = {
    */
   dir: 0o700,
 } as const;
+
+/** A mode as people read it and chmod takes it: four octal digits (0644). */
+export const modeText = (mode: number): string => (mode & 0o7777).toString(8).padStart(4, '0');
 export type FileRole = keyof typeof MODES;
 
 /**

@@ -20,6 +20,7 @@ import type { Pkcs11Uri } from './pkcs11-uri.js';
 import type { KeySigner } from './signer.js';
 import { UserError } from '../errors.js';
 import { readRegular, troubleDetail } from '../engine/observe.js';
+import { modeText } from './catalog.js';
 import { inExecutable } from '../sea.js';
 
 type Binding = typeof import('pkcs11js');
@@ -73,7 +74,7 @@ export function pinFor(uri: Pkcs11Uri): string {
     const st = readRegular(file);
     if (st.state === 'missing') throw new TokenError(`${uri.text}: the PIN file ${file} does not exist`);
     if (st.state === 'refused') throw new TokenError(`${uri.text}: the PIN file ${file} ${troubleDetail(st.trouble)}`);
-    if (st.mode & 0o077) throw new TokenError(`${uri.text}: the PIN file ${file} is readable by others than its owner (mode ${st.mode.toString(8).padStart(4, '0')}); run "chmod 600 ${file}" and try again`);
+    if (st.mode & 0o077) throw new TokenError(`${uri.text}: the PIN file ${file} is readable by others than its owner (mode ${modeText(st.mode)}); run "chmod 600 ${file}" and try again`);
     const pin = st.data.toString('utf8').replace(/\r?\n$/, '');
     if (!pin) throw new TokenError(`${uri.text}: the PIN file ${file} is empty`);
     return pin;
