@@ -177,7 +177,7 @@ async function initPlan(files: Files, spec: ClusterSpec = SPEC) {
   const source = memory(files);
   const run = new Run({ dirs: initDirs(spec), now: NOW, source, show: INIT_SHOW });
   const externalCAs = () => new Set(CA_NAMES.filter((n) => run.ca(n)?.action === 'external'));
-  const targets = clusterTargets(spec, { kubeconfigs: true, flags: true, externalCAs });
+  const targets = clusterTargets(spec, { now: NOW, kubeconfigs: true, flags: true, externalCAs });
   const items = await run.decide(targets);
   const item = (id: string): PlanItem => {
     const found = items.find((i) => i.id === id);
@@ -843,7 +843,7 @@ test('a problem anywhere means nothing is made: problemsError lists every proble
 
   // apply decides, then refuses before making anything (dry run: even a wrong planner would write nothing here).
   const fresh = new Run({ dirs: DIRS, now: NOW, source: memory(files), show: INIT_SHOW });
-  const targets = clusterTargets(SPEC, { kubeconfigs: true, flags: true, externalCAs: () => new Set() });
+  const targets = clusterTargets(SPEC, { now: NOW, kubeconfigs: true, flags: true, externalCAs: () => new Set() });
   const refused = await t.throwsAsync(fresh.apply(targets, { dryRun: true }), { instanceOf: UserError });
   t.is(refused?.message, '3 problems; nothing was written:');
   t.is(fresh.issued.size, 0);
@@ -922,6 +922,15 @@ test('a rotation layout changed by hand is a problem that says so: the bundle wi
   t.regex((await rotationOf(external, 'front-proxy-ca') as { problem: string }).problem, /front-proxy-ca is managed outside kubepki .*rotate it where its key is kept/);
 });
 
+test('a bootstrap token\'s expiry counts from the run\'s clock, the one every certificate of the run is dated by', (t) => {
+  const spec = resolveSpec({ ...INPUT, bootstrapTokens: [{ token: 'abcdef.0123456789abcdef', ttl: '2h' }, { token: 'ghijkl.0123456789abcdef' }] });
+  const now = Date.UTC(2031, 0, 2, 3, 4, 5, 678);
+  const tokens = clusterTargets(spec, { now, kubeconfigs: true, flags: false, externalCAs: () => new Set() }).filter((x) => x.id.startsWith('bootstrap-token-'));
+  const expiry = (x: Target) => /^ {2}expiration: "?([^"\n]+)"?$/m.exec(String((x as GeneratedTarget).files[0]!.data()))?.[1];
+  // ttl 2h, and kubeadm's default of 24h; whole seconds, as kubeadm writes them.
+  t.deepEqual(tokens.map((x) => [x.id, expiry(x)]), [['bootstrap-token-abcdef', '2031-01-02T05:04:05Z'], ['bootstrap-token-ghijkl', '2031-01-03T03:04:05Z']]);
+});
+
 test('init over a started rotation keeps everything: the CA file\'s second CA is trusted (partners), not a broken chain, and the flags name the old CA\'s pair', async (t) => {
   const { flagTargets: flags } = await import('../lib/engine/desired.js');
   const files = rotating('started');
@@ -929,7 +938,7 @@ test('init over a started rotation keeps everything: the CA file\'s second CA is
   // As init.ts decides: the flag files follow the phase each CA was found in.
   const run = new Run({ dirs: DIRS, now: NOW, source: memory(files), show: INIT_SHOW });
   const rotations = () => new Map(CA_NAMES.flatMap((n) => { const p = run.ca(n)?.rotation; return p ? [[n, p] as const] : []; }));
-  const items = await run.decide(clusterTargets(SPEC, { kubeconfigs: true, flags: true, externalCAs: () => new Set(), rotations }));
+  const items = await run.decide(clusterTargets(SPEC, { now: NOW, kubeconfigs: true, flags: true, externalCAs: () => new Set(), rotations }));
   t.deepEqual(run.plan.problems, []);
   t.deepEqual(items.filter((i) => i.writes.length).map((i) => i.id), []);
   t.is(run.ca('ca')?.rotation, 'started');
@@ -971,7 +980,7 @@ async function reconciled(input: ClusterInput, files: Files = FULL, o: { include
   for (const g of flagTargets(spec, () => new Set())) for (const f of g.files) files[F(f.rel)] = { data: f.data(), mode: o.mode?.[F(f.rel)] ?? 0o600 };
   const run = new Run({ dirs: DIRS, now: NOW, source: memory(files), show: INIT_SHOW });
   const externalCAs = () => new Set(CA_NAMES.filter((n) => run.ca(n)?.action === 'external'));
-  const items = await run.decide(reconcileTargets(spec, { includeCAs: o.includeCAs ?? false, externalCAs }));
+  const items = await run.decide(reconcileTargets(spec, { now: NOW, includeCAs: o.includeCAs ?? false, externalCAs }));
   return { run, items, changed: Object.fromEntries(items.filter((i) => i.writes.length).map((i) => [i.id, i.changes ?? i.action])) };
 }
 

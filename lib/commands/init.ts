@@ -78,7 +78,7 @@ export async function runInit(options: InitOptions): Promise<number> {
 
   const externalCAs = () => new Set(CA_NAMES.filter((n) => run.ca(n)?.action === 'external'));
   const rotations = () => new Map(CA_NAMES.flatMap((n) => { const phase = run.ca(n)?.rotation; return phase ? [[n, phase] as const] : []; }));
-  const items = await run.decide(clusterTargets(spec, { kubeconfigs: !skip.has('kubeconfig'), flags: !skip.has('flags'), externalCAs, rotations }));
+  const items = await run.decide(clusterTargets(spec, { now, kubeconfigs: !skip.has('kubeconfig'), flags: !skip.has('flags'), externalCAs, rotations }));
   const data = planData(run.plan, { certDir: dirs.certs, encryptionAlgorithm: spec.encryptionAlgorithm, certificateValidity: spec.certificateValidity, caCertificateValidity: spec.caCertificateValidity });
   if (options.dryRun) {
     if (options.output === 'text') {

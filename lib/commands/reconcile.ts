@@ -70,7 +70,7 @@ export async function runReconcile(options: ReconcileOptions): Promise<number> {
 
   const externalCAs = () => new Set(CA_NAMES.filter((n) => run.ca(n)?.action === 'external'));
   // Flag files are reconciled where kubepki wrote them (init --skip-phases flags writes none: none are added here).
-  const targets: Target[] = reconcileTargets(spec, { includeCAs: options.includeCas ?? false, flags: existsSync(flags), externalCAs });
+  const targets: Target[] = reconcileTargets(spec, { now, includeCAs: options.includeCas ?? false, flags: existsSync(flags), externalCAs });
   const items = await run.decide(targets);
   if (withNodes) {
     for (const stray of strayBundles(nodes, new Set(spec.nodes.map((n) => n.name)))) {

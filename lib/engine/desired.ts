@@ -118,7 +118,7 @@ export function flagTargets(spec: ClusterSpec, externalCAs: () => ReadonlySet<CA
  * kubeconfigs and the flag files. The flag files' content depends on which
  * CAs are managed elsewhere, known once the CAs are decided.
  */
-export function clusterTargets(spec: ClusterSpec, o: { kubeconfigs: boolean; flags: boolean; externalCAs: () => ReadonlySet<CAName>; rotations?: () => FlagContext['rotations'] }): Target[] {
+export function clusterTargets(spec: ClusterSpec, o: { now: number; kubeconfigs: boolean; flags: boolean; externalCAs: () => ReadonlySet<CAName>; rotations?: () => FlagContext['rotations'] }): Target[] {
   const targets: Target[] = certificatesFor(spec).map((e) => certTarget(e, spec, { policy: 'init' }));
   for (const pair of KEY_PAIRS) {
     const t: KeyPairTarget = {
@@ -127,7 +127,7 @@ export function clusterTargets(spec: ClusterSpec, o: { kubeconfigs: boolean; fla
     };
     targets.push(t);
   }
-  if (o.kubeconfigs) targets.push(...KUBECONFIGS.map((k) => kubeconfigTarget(k, spec, { policy: 'init' })), ...bootstrapTokenTargets(spec, Date.now()));
+  if (o.kubeconfigs) targets.push(...KUBECONFIGS.map((k) => kubeconfigTarget(k, spec, { policy: 'init' })), ...bootstrapTokenTargets(spec, o.now));
   if (o.flags) targets.push(...flagTargets(spec, o.externalCAs, o.rotations));
   return targets;
 }
@@ -187,8 +187,8 @@ export function bundleTargets(cluster: ClusterSpec, node: NodeSpec, caPem: (name
  * its own (one that differs is replaced, one that is missing is written;
  * none when flags is false: a layout whose flag files kubepki never wrote).
  */
-export function reconcileTargets(spec: ClusterSpec, o: { includeCAs: boolean; flags?: boolean; externalCAs: () => ReadonlySet<CAName> }): Target[] {
-  const targets = clusterTargets(spec, { kubeconfigs: true, flags: false, externalCAs: o.externalCAs });
+export function reconcileTargets(spec: ClusterSpec, o: { now: number; includeCAs: boolean; flags?: boolean; externalCAs: () => ReadonlySet<CAName> }): Target[] {
+  const targets = clusterTargets(spec, { now: o.now, kubeconfigs: true, flags: false, externalCAs: o.externalCAs });
   const out: Target[] = targets.map((t) => {
     if (t.kind === 'certificate') return { ...t, policy: 'reconcile' as const, ...(t.isCA && o.includeCAs ? { includeCA: true } : {}) };
     if (t.kind === 'kubeconfig') return { ...t, policy: 'reconcile' as const };
