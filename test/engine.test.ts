@@ -71,6 +71,18 @@ function memory(files: Files): MemorySource {
       if (!n || !('data' in n)) throw systemError('ENOENT', file);
       return Buffer.from(n.data);
     },
+    subdirs(dir) {
+      const n = map.get(dir);
+      if (n && !('type' in n && n.type === 'dir')) throw systemError('ENOTDIR', dir);
+      const inside = [...map.entries()].filter(([k]) => k.startsWith(`${dir}/`));
+      if (!n && !inside.length) throw systemError('ENOENT', dir);
+      const names = new Set<string>();
+      for (const [k, v] of inside) {
+        const [name, ...deeper] = k.slice(dir.length + 1).split('/');
+        if (deeper.length || ('type' in v && v.type === 'dir')) names.add(name!);
+      }
+      return [...names];
+    },
   };
 }
 
@@ -920,6 +932,21 @@ test('a rotation layout changed by hand is a problem that says so: the bundle wi
   t.regex((await rotationOf(wrongKey, 'ca') as { problem: string }).problem, /^ca\.key does not match the first certificate of ca\.crt/);
   const external = without(FULL, C('front-proxy-ca.key'));
   t.regex((await rotationOf(external, 'front-proxy-ca') as { problem: string }).problem, /front-proxy-ca is managed outside kubepki .*rotate it where its key is kept/);
+});
+
+test('the folders of a root (a fleet\'s bundles) are read by the run\'s observer: missing is none, unreadable is a problem of the plan', (t) => {
+  const dirs = { ...DIRS, nodes: '/k/nodes' };
+  const run = (files: Files) => new Run({ dirs, now: NOW, source: memory(files), show: INIT_SHOW });
+  // Folders only: not a file, not a hidden staging folder; sorted.
+  const listed = run({ '/k/nodes/w-2/kubelet.conf': secret('x'), '/k/nodes/w-1': { type: 'dir' }, '/k/nodes/README': pub('x'), '/k/nodes/.kubepki-txn-1/x': pub('x') });
+  t.deepEqual(listed.subdirs('nodes'), ['w-1', 'w-2']);
+  t.deepEqual(listed.plan.problems, []);
+  const none = run({});
+  t.deepEqual(none.subdirs('nodes'), []);
+  t.deepEqual(none.plan.problems, []);
+  const denied = new Run({ dirs, now: NOW, source: { ...memory({}), subdirs: (dir) => { throw systemError('EACCES', dir); } }, show: INIT_SHOW });
+  t.deepEqual(denied.subdirs('nodes'), []);
+  t.deepEqual(denied.plan.problems, ['/k/nodes cannot be read: permission denied']);
 });
 
 test('a bootstrap token\'s expiry counts from the run\'s clock, the one every certificate of the run is dated by', (t) => {

@@ -8,7 +8,7 @@
  * --include-cas; the service-account key is kept.
  */
 import path from 'node:path';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { loadSpec, type OverrideFlag } from '../config/load.js';
 import { bundleTargets, reconcileTargets } from '../engine/desired.js';
 import { planData } from '../engine/render.js';
@@ -30,17 +30,6 @@ export interface ReconcileOptions extends Partial<Record<OverrideFlag, unknown>>
 }
 
 const log = (line: string) => process.stdout.write(line + '\n');
-
-/** Bundles of nodes the inventory no longer lists: reconcile never deletes them, and never leaves them unsaid. */
-function strayBundles(dir: string, names: ReadonlySet<string>): string[] {
-  let entries: import('node:fs').Dirent[];
-  try {
-    entries = readdirSync(dir, { withFileTypes: true });
-  } catch {
-    return [];
-  }
-  return entries.filter((e) => e.isDirectory() && !e.name.startsWith('.') && !names.has(e.name)).map((e) => e.name).sort();
-}
 
 /** "apiserver: SANs +DNS:lb.example.com -IP:10.0.0.9", or "kube-apiserver.flags: differs from the description". */
 function describe(item: PlanItem): string {
@@ -73,7 +62,9 @@ export async function runReconcile(options: ReconcileOptions): Promise<number> {
   const targets: Target[] = reconcileTargets(spec, { now, includeCAs: options.includeCas ?? false, flags: existsSync(flags), externalCAs });
   const items = await run.decide(targets);
   if (withNodes) {
-    for (const stray of strayBundles(nodes, new Set(spec.nodes.map((n) => n.name)))) {
+    // Bundles of nodes the inventory no longer lists: reconcile never deletes them, and never leaves them unsaid.
+    const listed = new Set(spec.nodes.map((n) => n.name));
+    for (const stray of run.subdirs('nodes').filter((name) => !listed.has(name))) {
       run.plan.problems.push(`${path.join(nodes, stray)} is the bundle of a node the inventory no longer lists; reconcile does not delete bundles: move it away (the node's certificates stay valid until they expire), or put the node back in the inventory`);
     }
     const caPem = (name: CAName) => run.caBundle(name);

@@ -6,7 +6,7 @@
  * read. Existing certificates, keys and kubeconfigs are parsed here, so that
  * the planner (decide.ts) is pure: it judges typed observations, never text.
  */
-import { lstatSync, readlinkSync, readFileSync } from 'node:fs';
+import { lstatSync, readdirSync, readlinkSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describeSystemError } from '../errors.js';
 import { parseKubeconfig, type ParsedKubeconfig } from '../kubeconfig/kubeconfig.js';
@@ -74,6 +74,8 @@ export interface FileSource {
   read(file: string): Buffer;
   /** Where a symbolic link points (only the kubelet's client certificate link is read through). */
   readlink?(file: string): string;
+  /** The names of the folders directly in `dir` (not through symbolic links); throws as readdir(2) does. */
+  subdirs?(dir: string): string[];
 }
 
 export const DISK: FileSource = {
@@ -84,6 +86,7 @@ export const DISK: FileSource = {
     return { type: st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other', mode: st.mode & 0o777 };
   },
   read: (file) => readFileSync(file),
+  subdirs: (dir) => readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name),
 };
 
 function kindOf(st: PathKind): string {
@@ -170,6 +173,21 @@ export class Observer {
     else st = readRegular(path.join(dir, rel), this.source);
     this.states.set(key, st);
     return st;
+  }
+
+  /**
+   * The folders directly in a root's directory, sorted (hidden ones left out):
+   * none when it is missing; refused, with the reason, when it cannot be read.
+   */
+  subdirs(root: string): { names: string[] } | { trouble: Trouble } {
+    const dir = this.dir(root);
+    try {
+      return { names: (this.source.subdirs?.(dir) ?? []).filter((n) => !n.startsWith('.')).sort() };
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return { names: [] };
+      return { trouble: { code: 'unreadable', reason: describeSystemError(e) } };
+    }
   }
 
   /** Forget these files' contents once decided about (a fleet's bundles are not held in memory). */

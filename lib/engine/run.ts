@@ -17,7 +17,7 @@ import { KeyPool } from '../pki/keys.js';
 import { keySigner, withCertificate, type Signer } from '../pki/signer.js';
 import { decide, missingKeyText, type CAState, type DecideContext, type Material } from './decide.js';
 import { make, type Made, type MakeContext } from './make.js';
-import { Observer, type FileSource } from './observe.js';
+import { Observer, troubleText, type FileSource } from './observe.js';
 import { emptyPlan, type Plan, type PlanItem, type RunRoot } from './plan.js';
 import { targetPaths, type Target } from './targets.js';
 import { Transaction, recoverInterrupted } from './transaction.js';
@@ -166,6 +166,14 @@ export class Run {
   async look(root: RunRoot, rels: readonly string[]): Promise<Observer> {
     await this.observer.prepare([{ kind: 'remove', id: '', name: '', root, policy: 'remove', consumers: [], files: rels.map((rel) => ({ rel, role: 'cert' as const })) }]);
     return this.observer;
+  }
+
+  /** The folders in a root's directory (a fleet's bundles), read by the run's observer; a folder that cannot be read is a problem of the plan. */
+  subdirs(root: RunRoot): string[] {
+    const found = this.observer.subdirs(root);
+    if ('names' in found) return found.names;
+    this.plan.problems.push(troubleText(this.dir(root), found.trouble));
+    return [];
   }
 
   /** How a path appears in this run's messages. */
