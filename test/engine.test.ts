@@ -310,7 +310,7 @@ test('a CA whose certificate and key are there is reused, and its certificate is
   t.like(item('etcd-ca'), { action: 'reuse', uses: ['etcd/ca.crt', 'etcd/ca.key'] });
   t.is(run.ca('ca')?.action, 'reuse');
   t.true(run.ca('ca')!.certificate!.der.equals(CAS.ca.certificate.der));
-  t.is(run.ca('ca')!.keyPath, '/k/pki/ca.key');
+  t.is(run.ca('ca')!.key?.from, '/k/pki/ca.key');
   t.like(item('apiserver'), { action: 'create', writes: ['apiserver.crt', 'apiserver.key'] });
 });
 

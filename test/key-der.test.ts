@@ -8,12 +8,12 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { execFileSync } from 'node:child_process';
-import { createPublicKey } from 'node:crypto';
+import { createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { publicHalfOf } from '../lib/pki/key-der.js';
-import { generateKey, readPrivateKeyPem } from '../lib/pki/keys.js';
+import { privateKeyDamage, publicHalfOf } from '../lib/pki/key-der.js';
+import { KeyParseError, generateKey, readPrivateKeyPem } from '../lib/pki/keys.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'kubepki-key-der-'));
 test.after.always(() => rmSync(dir, { recursive: true, force: true }));
@@ -55,6 +55,7 @@ for (const [title, make, family, size] of recognised) {
     const read = readPrivateKeyPem(pem, 'match');
     t.true(read.spki.equals(opensslSpki(pem)));
     t.is(read.key.asymmetricKeyType, family);
+    t.is(privateKeyDamage(pem), undefined);
   });
 }
 
@@ -105,6 +106,81 @@ test('changed bytes: never an exception; a public half read from them is the one
     },
   ), { numRuns: 400 });
   t.log(`${agreed} of 400 changed keys read by both`);
+});
+
+// ---------------------------------------------------------------- damaged keys OpenSSL loads anyway
+
+/** DER: a TLV (lengths up to 65535). */
+const tlv = (tag: number, body: Buffer) => Buffer.concat([Buffer.of(tag), body.length < 128 ? Buffer.of(body.length) : body.length < 256 ? Buffer.of(0x81, body.length) : Buffer.of(0x82, body.length >> 8, body.length & 0xff), body]);
+const armour = (label: string, der: Buffer) => `-----BEGIN ${label}-----\n${der.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END ${label}-----\n`;
+/** The TLVs of a DER SEQUENCE's contents (short or two-byte lengths: what these keys use). */
+function members(der: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  let p = der[1]! & 0x80 ? 2 + (der[1]! & 0x7f) : 2;
+  while (p < der.length) {
+    let len = der[p + 1]!;
+    let head = 2;
+    if (len & 0x80) { head = 2 + (len & 0x7f); len = [...der.subarray(p + 2, p + head)].reduce((a, b) => a * 256 + b, 0); }
+    out.push(der.subarray(p, p + head + len));
+    p += head + len;
+  }
+  return out;
+}
+/** P-256 and P-384: their OIDs, and their orders n from SEC 2 (2.4.2, 2.5.2), spelled here apart from key-der.ts. */
+const CURVE = {
+  prime256v1: { oid: Buffer.from('06082a8648ce3d030107', 'hex'), n: Buffer.from('FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551', 'hex'), point: 65, gen: P256 },
+  secp384r1: {
+    oid: Buffer.from('06052b81040022', 'hex'), point: 97, gen: P384,
+    n: Buffer.from('FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973', 'hex'),
+  },
+} as const;
+/** A SEC1 key on `curve` with private value d and a public point: that of `from` (an openssl SEC1 PEM), or the one OpenSSL derives from d. */
+function ecKey(curve: keyof typeof CURVE, d: Buffer, from?: string): string {
+  const sec1 = (point: Buffer) => armour('EC PRIVATE KEY', tlv(0x30, Buffer.concat([Buffer.of(2, 1, 1), tlv(0x04, d), tlv(0xa0, CURVE[curve].oid), point])));
+  if (from) return sec1(members(Buffer.from(from.replace(/-----[^-]+-----/g, ''), 'base64')).find((m) => m[0] === 0xa1)!);
+  const spki = createPublicKey(createPrivateKey(sec1(Buffer.alloc(0)))).export({ type: 'spki', format: 'der' });
+  return sec1(tlv(0xa1, tlv(0x03, Buffer.concat([Buffer.of(0), spki.subarray(-CURVE[curve].point)]))));
+}
+/** An openssl PKCS#1 RSA key with its INTEGER number `i` (0 version, 1 n, 2 e, 3 d, 4 p, 5 q, ...) replaced. */
+function rsaWith(i: number, value: Buffer): string {
+  const m = members(Buffer.from(key(RSA2048, ['rsa', '-traditional']).replace(/-----[^-]+-----/g, ''), 'base64'));
+  m[i] = tlv(0x02, value);
+  return armour('RSA PRIVATE KEY', tlv(0x30, Buffer.concat(m)));
+}
+const minus1 = (v: Buffer) => { const x = Buffer.from(v); for (let i = x.length - 1; i >= 0; i--) { if (x[i]! > 0) { x[i]!--; break; } x[i] = 0xff; } return x; };
+
+for (const curve of ['prime256v1', 'secp384r1'] as const) {
+  test(`the order of ${curve} the damage check uses is the curve's: n-1 is a key OpenSSL signs with, n and 0 are refused`, (t) => {
+    const { n, gen } = CURVE[curve];
+    // n-1, its public point derived by OpenSSL: a real key, read whole, and it signs and verifies.
+    const edge = ecKey(curve, minus1(n));
+    t.is(privateKeyDamage(edge), undefined);
+    t.true(publicHalfOf(edge)!.spki.equals(opensslSpki(edge)));
+    t.true(verify('sha256', Buffer.from('x'), createPublicKey(edge), sign('sha256', Buffer.from('x'), createPrivateKey(edge))));
+    const real = key(gen, ['ec']);
+    for (const d of [n, Buffer.alloc(n.length), Buffer.alloc(n.length + 1, 0xff)]) {
+      const pem = ecKey(curve, d, real);
+      t.notThrows(() => createPrivateKey(pem), 'OpenSSL loads it (what the check is for)');
+      const damage = `holds an EC private key whose private value is out of range for ${curve}`;
+      t.is(privateKeyDamage(pem), damage);
+      t.is(publicHalfOf(pem), undefined);
+      for (const use of ['sign', 'match'] as const) t.throws(() => readPrivateKeyPem(pem, use), { instanceOf: KeyParseError, message: damage });
+    }
+  });
+}
+
+test('an RSA key with a zero or negative number, or an even modulus, is refused; OpenSSL loads each and cannot sign with them', (t) => {
+  const m = members(Buffer.from(key(RSA2048, ['rsa', '-traditional']).replace(/-----[^-]+-----/g, ''), 'base64'));
+  const n = m[1]!.subarray(2 + (m[1]![1]! & 0x7f));
+  const even = Buffer.from(n);
+  even[even.length - 1]! &= 0xfe;
+  for (const [what, pem] of [['q = 0', rsaWith(5, Buffer.of(0))], ['p = 0', rsaWith(4, Buffer.of(0))], ['an even modulus', rsaWith(1, even)]] as const) {
+    const loaded = createPrivateKey(pem);
+    t.throws(() => sign('sha256', Buffer.from('x'), loaded), undefined, `${what}: OpenSSL signs with it`);
+    t.is(privateKeyDamage(pem), 'holds an RSA private key whose numbers cannot be a key (a zero or negative prime or exponent, or an even modulus)', what);
+    t.throws(() => readPrivateKeyPem(pem, 'sign'), { instanceOf: KeyParseError }, what);
+  }
+  t.is(privateKeyDamage(rsaWith(3, Buffer.of(0xff))), 'holds an RSA private key whose numbers cannot be a key (a zero or negative prime or exponent, or an even modulus)', 'd negative');
 });
 
 // generateKey makes EC keys as KeyObjects and encodes them itself (the SEC1 PEM exported, the SPKI read from it by key-der.ts):

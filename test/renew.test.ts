@@ -180,6 +180,39 @@ test('refusals lose nothing: unknown names, external CA, corrupt certificate, CA
   t.deepEqual(snapshot(kc.root), before);
 });
 
+/** Give an EC P-256 SEC1 key file a private value past the curve's order (33 bytes of 0xff), its public point kept: OpenSSL loads it, cannot sign with it, and node 20 aborts when asked its details. */
+function damageEcKey(file: string): void {
+  const der = Buffer.from(readFileSync(file, 'utf8').replace(/-----[^-]+-----/g, ''), 'base64');
+  if (der[0] !== 0x30 || der[1] !== 0x77 || der[5] !== 0x04 || der[6] !== 0x20) throw new Error(`${file} is not an openssl P-256 SEC1 key`);
+  const body = Buffer.concat([Buffer.of(2, 1, 1, 4, 33), Buffer.alloc(33, 0xff), der.subarray(39)]);
+  writeFileSync(file, `-----BEGIN EC PRIVATE KEY-----\n${Buffer.concat([Buffer.of(0x30, body.length), body]).toString('base64')}\n-----END EC PRIVATE KEY-----\n`, { mode: 0o600 });
+}
+
+test('a damaged CA key (one OpenSSL loads but cannot sign with): renew and init name the file, print no trace, and change nothing', async (t) => {
+  const { root, dir } = await pki(t);
+  damageEcKey(path.join(dir, 'ca.key'));
+  const before = snapshot(root);
+  // node 20 used to abort here (exit 134, a native CHECK in its EC key details) before saying anything.
+  const renewed = await renew(dir, 'apiserver');
+  t.is(renewed.exitCode, 1, renewed.stderr);
+  t.is(renewed.stderr, `kubepki: error: apiserver: ${path.join(dir, 'ca.key')} holds an EC private key whose private value is out of range for prime256v1. Nothing was renewed.`);
+  t.deepEqual(snapshot(root), before);
+  rmSync(path.join(dir, 'apiserver.crt'));
+  const again = snapshot(root);
+  const init = await kubepki(['init', '--cert-dir', dir, ...NODE, ...ALG]);
+  t.is(init.exitCode, 1, init.stderr);
+  t.regex(init.stderr, /^kubepki: error: ca\.key holds an EC private key whose private value is out of range for prime256v1; restore it from a backup or move it away\. Nothing was written\.$/);
+  t.deepEqual(snapshot(root), again);
+  // A leaf's damaged key kept for a CSR (--keep-key --csr-only) is refused the same way, and no CSR folder is left.
+  const leaf = await pki(t);
+  damageEcKey(path.join(leaf.dir, 'apiserver.key'));
+  const leafBefore = snapshot(leaf.root);
+  const csr = await renew(leaf.dir, 'apiserver', '--keep-key', '--csr-only', '--csr-dir', path.join(leaf.root, 'csrs'));
+  t.is(csr.exitCode, 1, csr.stderr);
+  t.regex(csr.stderr, /^kubepki: error: .*apiserver\.key holds an EC private key whose private value is out of range for prime256v1\. Nothing was renewed\.$/);
+  t.deepEqual(snapshot(leaf.root), leafBefore);
+});
+
 test('a read-only cert dir: a clear error and nothing lost', async (t) => {
   const { root, dir } = await pki(t);
   let user: string | undefined;

@@ -3,7 +3,6 @@
  * they fit the policy (nodes/policy.ts); write <name>.crt beside each (or to
  * --out-dir). Refused CSRs are listed with the reason; exit 1 if any.
  */
-import { createPublicKey } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { loadSpec, type OverrideFlag } from '../config/load.js';
@@ -15,7 +14,7 @@ import { rootDir } from '../engine/roots.js';
 import { Run } from '../engine/run.js';
 import type { SignedTarget } from '../engine/targets.js';
 import { judgeCsr } from '../nodes/policy.js';
-import { algorithmOfKey } from '../pki/algorithms.js';
+import { algorithmOfSpki } from '../pki/algorithms.js';
 import { NODE_CSR_SIGNER, PROFILES, signedCertificateFile } from '../pki/catalog.js';
 
 export interface SignOptions extends Partial<Record<OverrideFlag, unknown>> {
@@ -64,7 +63,7 @@ export async function runSign(o: SignOptions): Promise<number> {
       refused.push(`${file}: refused: ${verdict.reason}`);
       continue;
     }
-    if (!algorithmOfKey(createPublicKey({ key: verdict.spki, format: 'der', type: 'spki' }))) {
+    if (!algorithmOfSpki(verdict.spki)) {
       refused.push(`${file}: refused: its key is not RSA (2048 bits or more) or ECDSA P-256/P-384`);
       continue;
     }

@@ -32,9 +32,8 @@ export interface CAState {
   /** During a rotation (kubepki ca rotate): the other CA its file holds after it, trusted too; and the phase. */
   partners?: Certificate[];
   rotation?: Exclude<RotationPhase, 'idle'>;
-  /** Its key, when it exists here (a CA kubepki signs with), and where. */
+  /** Its key, when it exists here (a CA kubepki signs with); the key says where it was read (`from`). */
   key?: ReadKey;
-  keyPath?: string;
   /** Or its key in a PKCS#11 token, and the opened token. */
   tokenKey?: { token: Token; key: TokenKey };
   /** The certificate's path, in messages. */
@@ -255,7 +254,7 @@ function decideCA(t: CertTarget, item: PlanItem, have: { cert?: ReadCertificate;
     action, certWhere: cw,
     ...(have.cert ? { certificate: have.cert.certificate, chain: rotation ? [] : have.cert.chain } : {}),
     ...(rotation ? { partners: rotation.partners, rotation: rotation.phase } : {}),
-    ...(have.key ? { key: have.key, keyPath: ctx.full(t.root, t.key) } : {}),
+    ...(have.key ? { key: have.key } : {}),
   });
   if (have.cert && have.key) {
     ctx.cas.set(name, state('reuse'));

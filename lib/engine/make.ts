@@ -3,15 +3,14 @@
  * made ahead, signers, what decide kept aside). Nothing here touches the
  * disk: the run stages what this returns in its transaction.
  */
-import { createPublicKey } from 'node:crypto';
 import { buildKubeconfig, replaceClientCredentials } from '../kubeconfig/kubeconfig.js';
-import { ALGORITHMS, algorithmOfKey, type AlgorithmName } from '../pki/algorithms.js';
+import { ALGORITHMS, algorithmOfSpki, type AlgorithmName } from '../pki/algorithms.js';
 import { MODES, keyUsagesFor, type CAName } from '../pki/catalog.js';
 import type { Certificate } from '../pki/certificate.js';
 import { issueCertificate, validityFrom } from '../pki/issue.js';
 import { KeyPair, type KeyPool } from '../pki/keys.js';
 import { pem } from '../pki/pem.js';
-import { keySigner, withCertificate, type Signer } from '../pki/signer.js';
+import { keySigner, readKeySigner, withCertificate, type Signer } from '../pki/signer.js';
 import type { Material } from './decide.js';
 import type { PlanItem } from './plan.js';
 import type { NewFile } from './transaction.js';
@@ -69,7 +68,7 @@ export async function make(item: PlanItem, ctx: MakeContext): Promise<Made> {
       if (target.isCA && item.action === 'renew' && held) {
         // The same key, a new certificate (ca renew): signed by itself, through whichever signer holds the key.
         // (A CA renewed without its key kept is made anew, below: reconcile --include-cas.)
-        const signer = held.token?.key ? held.token.token.signer(held.token.key) : keySigner(held.key!.key, held.key!.algorithm);
+        const signer = held.token?.key ? held.token.token.signer(held.token.key) : readKeySigner(held.key!);
         const spki = held.token?.key ? held.token.key.spki : held.key!.spki;
         const certificate = await issueCertificate({
           subject: item.subject!, sans: item.sans!, profile: item.profile!, publicKey: spki, publicKeyAlgorithm: signer.algorithm,
@@ -145,15 +144,16 @@ export async function make(item: PlanItem, ctx: MakeContext): Promise<Made> {
     case 'generated':
       return { files: target.files.filter((f) => item.writes.includes(f.rel)).map((f) => file(f.rel, f.data(), f.role, item)) };
     case 'signed': {
-      const algorithm = algorithmOfKey(createPublicKey({ key: target.spki, format: 'der', type: 'spki' }))!;
+      const algorithm = algorithmOfSpki(target.spki)!;
       const certificate = await certificateFor(item, ctx, { spki: target.spki, algorithm });
       return { files: [file(target.file, certificate.pem, 'cert', item)], certificate };
     }
     case 'csr': {
       const { createCsr } = await import('../pki/csr.js');
       const key = await keyFor(item, ctx);
+      const kept = ctx.materials.get(item.id)?.key;
       const csr = await createCsr({
-        subject: item.subject!, sans: item.sans!, spki: key.spki, signer: keySigner(key.privateKey, key.algorithm),
+        subject: item.subject!, sans: item.sans!, spki: key.spki, signer: kept ? readKeySigner(kept) : keySigner(key.privateKey, key.algorithm),
         ...(target.profile ? { usages: { keyUsage: keyUsagesFor(target.profile, key.algorithm.family), extKeyUsage: target.profile.extKeyUsage } } : {}),
       });
       return { files: [file(target.key, key.privateKeyPem, 'key', item), file(target.csr, csr, 'csr', item)] };

@@ -216,7 +216,7 @@ export class Observer {
     if (st.state === 'file' && st.mode & 0o077 & ~MODES.key) return { state: 'refused', trouble: { code: 'too-open', mode: st.mode } };
     const parsed = this.reads.get(`key:${root}:${rel}`) as Read<ReadKey> | undefined;
     if (use === 'match' && parsed) return parsed;
-    return this.parse(use === 'sign' ? 'key' : 'key-match', root, rel, (data) => readPrivateKeyPem(data, use));
+    return this.parse(use === 'sign' ? 'key' : 'key-match', root, rel, (data) => readPrivateKeyPem(data, use, path.join(this.dir(root), rel)));
   }
 
   publicKey(root: string, rel: string): Read<KeyObject> {
@@ -271,7 +271,7 @@ export class Observer {
       const out: ReadKubeconfig = { text, parsed };
       if (parsed.certPem !== undefined) out.client = attempt(() => this.readCertificate(parsed.certPem!));
       // A kubeconfig's key signs nothing: kept (renew --keep-key), only its public half is used.
-      if (parsed.keyPem !== undefined) out.clientKey = attempt(() => readPrivateKeyPem(parsed.keyPem!, 'match'));
+      if (parsed.keyPem !== undefined) out.clientKey = attempt(() => readPrivateKeyPem(parsed.keyPem!, 'match', `${path.join(this.dir(root), rel)} (client-key-data)`));
       if (parsed.caPem !== undefined) out.cas = attempt(() => Certificate.allFromPem(parsed.caPem!, 'bundle'));
       return out;
     });

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { UserError } from '../errors.js';
 import { caEntry, keyPath, type CAName } from '../pki/catalog.js';
 import { KeyPool } from '../pki/keys.js';
-import { keySigner, withCertificate, type Signer } from '../pki/signer.js';
+import { readKeySigner, withCertificate, type Signer } from '../pki/signer.js';
 import { decide, missingKeyText, type CAState, type DecideContext, type Material } from './decide.js';
 import { make, type Made, type MakeContext } from './make.js';
 import { Observer, troubleText, type FileSource } from './observe.js';
@@ -191,7 +191,7 @@ export class Run {
     if (!s) {
       const ca = this.ctx.cas.get(name);
       if (ca?.tokenKey && ca.certificate) s = withCertificate(ca.tokenKey.token.signer(ca.tokenKey.key), ca.certificate);
-      else if (ca?.key && ca.certificate) s = withCertificate(keySigner(ca.key.key, ca.key.algorithm, { kind: 'file', path: ca.keyPath! }), ca.certificate);
+      else if (ca?.key && ca.certificate) s = withCertificate(readKeySigner(ca.key), ca.certificate);
       else throw new Error(`no signer for ${name}`);
       this.signers.set(name, s);
     }

@@ -3,7 +3,7 @@
  * ClusterConfiguration.encryptionAlgorithm. One table: key generation, the
  * WebCrypto parameters for signing, and how to recognise an existing key.
  */
-import type { KeyObject } from 'node:crypto';
+import { spkiShape } from './key-der.js';
 
 export const ALGORITHM_NAMES = ['RSA-2048', 'RSA-3072', 'RSA-4096', 'ECDSA-P256', 'ECDSA-P384'] as const;
 export type AlgorithmName = (typeof ALGORITHM_NAMES)[number];
@@ -60,11 +60,12 @@ export function algorithmOf(k: { family: string; modulusLength?: number | undefi
   return undefined;
 }
 
-/** The algorithm of an existing key, or undefined for one kubepki does not support. */
-export function algorithmOfKey(key: KeyObject): Algorithm | undefined {
-  const details = key.asymmetricKeyDetails;
-  return algorithmOf({ family: key.asymmetricKeyType ?? '', modulusLength: details?.modulusLength, curve: details?.namedCurve });
+/** The algorithm of the key in a DER SubjectPublicKeyInfo, or undefined for one kubepki does not support. */
+export function algorithmOfSpki(spki: Buffer): Algorithm | undefined {
+  const shape = spkiShape(spki);
+  return shape ? algorithmOf(shape) : undefined;
 }
+
 
 /** The digest a key of this algorithm signs with (Go's choice, so kubeadm's): SHA-384 for P-384, SHA-256 otherwise. */
 export const digestOf = (algorithm: Algorithm): 'sha256' | 'sha384' => (algorithm.signature.hash === 'SHA-384' ? 'sha384' : 'sha256');

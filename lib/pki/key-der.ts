@@ -29,10 +29,24 @@ export interface PublicHalf {
 
 const LABELS = ['RSA PRIVATE KEY', 'EC PRIVATE KEY', 'PRIVATE KEY'] as const;
 type Label = (typeof LABELS)[number];
-const CURVES: Record<string, { name: 'prime256v1' | 'secp384r1'; point: number }> = {
-  [OID.prime256v1]: { name: 'prime256v1', point: 65 },
-  [OID.secp384r1]: { name: 'secp384r1', point: 97 },
+/** The curves kubepki knows: their uncompressed point's length, and their order n (a private value is 1 to n-1, SEC 1 3.2.1). */
+const CURVES: Record<string, { name: 'prime256v1' | 'secp384r1'; point: number; order: Buffer }> = {
+  [OID.prime256v1]: { name: 'prime256v1', point: 65, order: Buffer.from('ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551', 'hex') },
+  [OID.secp384r1]: {
+    name: 'secp384r1', point: 97, order: Buffer.from('ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973', 'hex'),
+  },
 };
+
+/** Whether big-endian `d` is a private value of the curve: 0 < d < n. */
+function inRange(d: Buffer, order: Buffer): boolean {
+  let i = 0;
+  while (i < d.length && d[i] === 0) i++;
+  const v = d.subarray(i);
+  return v.length > 0 && (v.length < order.length || (v.length === order.length && Buffer.compare(v, order) < 0));
+}
+
+/** A key this reader recognises and that is damaged: OpenSSL would load it, then fail (or abort node) when it is used. */
+class DamagedKey extends Error {}
 
 /** The one private key block of a PEM text, or undefined when there is not exactly one (or it has headers). */
 function block(text: string): { label: Label; der: Buffer } | undefined {
@@ -83,6 +97,9 @@ function rsa(der: Buffer): PublicHalf | undefined {
   if (f.length !== 9 || f[0]!.tag !== 0x02 || !contents(der, f[0]!).equals(Buffer.of(0))) return undefined;
   const [n, e] = [f[1], f[2]];
   if (!positiveInteger(der, n) || !positiveInteger(der, e)) return undefined;
+  // d, p, q, the CRT exponents and coefficient: zero or negative (or an even modulus) is no key; OpenSSL loads it and fails to sign.
+  const zeroOrNegative = (x: Node) => x.tag === 0x02 && (der[x.contentStart]! & 0x80 || contents(der, x).every((b) => b === 0));
+  if (f.slice(3).some(zeroOrNegative) || !(der[n.end - 1]! & 1)) throw new DamagedKey('holds an RSA private key whose numbers cannot be a key (a zero or negative prime or exponent, or an even modulus)');
   const modulusLength = bitLength(der, n);
   const spki = sequence(sequence(oid(OID.rsaEncryption), nullValue()), bitString(sequence(whole(der, n), whole(der, e))));
   return { spki, family: 'rsa', modulusLength };
@@ -111,6 +128,7 @@ function ec(der: Buffer, curveOid?: string): PublicHalf | undefined {
   }
   const curve = curveOid !== undefined ? CURVES[curveOid] : undefined;
   if (!curve || !point || point.length !== curve.point || point[0] !== 0x04) return undefined;
+  if (!inRange(contents(der, f[1]), curve.order)) throw new DamagedKey(`holds an EC private key whose private value is out of range for ${curve.name}`);
   const spki = sequence(sequence(oid(OID.ecPublicKey), oid(curveOid!)), bitString(point));
   return { spki, family: 'ec', curve: curve.name };
 }
@@ -129,8 +147,7 @@ function pkcs8(der: Buffer): PublicHalf | undefined {
   return undefined;
 }
 
-/** The public half of the PEM private key `text`, or undefined: then parse it with OpenSSL. */
-export function publicHalfOf(text: string): PublicHalf | undefined {
+function read(text: string): PublicHalf | undefined {
   const found = block(text);
   if (!found) return undefined;
   try {
@@ -139,6 +156,33 @@ export function publicHalfOf(text: string): PublicHalf | undefined {
     return pkcs8(found.der);
   } catch (e) {
     if (e instanceof DerError) return undefined;
+    throw e;
+  }
+}
+
+/** The public half of the PEM private key `text`, or undefined: then parse it with OpenSSL (which also says what is wrong). */
+export function publicHalfOf(text: string): PublicHalf | undefined {
+  try {
+    return read(text);
+  } catch (e) {
+    if (e instanceof DamagedKey) return undefined;
+    throw e;
+  }
+}
+
+/**
+ * What is wrong with a PEM private key that OpenSSL would load anyway, in
+ * words that follow the file's name; undefined when nothing is (as far as
+ * this reader sees). An EC private value of 0, or of the curve's order or
+ * more, loads, fails to sign, and aborts node when its details are asked
+ * for (node 20: a CHECK in GetEcKeyDetail), so it is refused before OpenSSL sees it.
+ */
+export function privateKeyDamage(text: string): string | undefined {
+  try {
+    read(text);
+    return undefined;
+  } catch (e) {
+    if (e instanceof DamagedKey) return e.message;
     throw e;
   }
 }

@@ -4,8 +4,8 @@
  * PKCS#1 "RSA PRIVATE KEY", SEC1 "EC PRIVATE KEY", PKIX "PUBLIC KEY".
  */
 import { createPrivateKey, createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
-import { ALGORITHMS, algorithmOf, algorithmOfKey, type Algorithm, type AlgorithmName } from './algorithms.js';
-import { publicHalfOf } from './key-der.js';
+import { ALGORITHMS, algorithmOf, algorithmOfSpki, type Algorithm, type AlgorithmName } from './algorithms.js';
+import { privateKeyDamage, publicHalfOf } from './key-der.js';
 import { pem } from './pem.js';
 
 /**
@@ -129,6 +129,15 @@ export function spkiDer(key: KeyObject): Buffer {
 export class KeyParseError extends Error {}
 
 /**
+ * The algorithm of an existing key, or undefined for one kubepki does not
+ * support: read from its public key's DER, never from asymmetricKeyDetails,
+ * which aborts node 20 on an EC key OpenSSL cannot convert (a damaged one).
+ */
+export function algorithmOfKey(key: KeyObject): Algorithm | undefined {
+  return algorithmOfSpki(spkiDer(key));
+}
+
+/**
  * Parse a PEM private key the way kubeadm accepts them: RSA or ECDSA, in
  * PKCS#1, SEC1 or PKCS#8; unencrypted.
  */
@@ -137,6 +146,8 @@ export function parsePrivateKeyPem(pem: string | Buffer): { key: KeyObject; algo
   if (!/-----BEGIN (RSA |EC )?PRIVATE KEY-----/.test(text)) {
     throw new KeyParseError(/ENCRYPTED/.test(text) ? 'is an encrypted private key (kubepki needs it unencrypted)' : 'holds no PEM private key');
   }
+  const damage = privateKeyDamage(text);
+  if (damage) throw new KeyParseError(damage);
   let key: KeyObject;
   try {
     key = createPrivateKey({ key: text, format: 'pem' });
@@ -155,6 +166,8 @@ export interface ReadPrivateKey {
   /** DER SubjectPublicKeyInfo. */
   spki: Buffer;
   readonly key: KeyObject;
+  /** Where it was read from (its file, or the kubeconfig that embeds it), for what a person is told. */
+  from?: string;
 }
 
 /**
@@ -163,21 +176,22 @@ export interface ReadPrivateKey {
  * its certificate, then replaced) reads its public half from the DER when it
  * can (key-der.ts) and parses with OpenSSL only if something asks for `key`.
  */
-export function readPrivateKeyPem(pem: string | Buffer, use: 'sign' | 'match'): ReadPrivateKey {
+export function readPrivateKeyPem(pem: string | Buffer, use: 'sign' | 'match', from?: string): ReadPrivateKey {
   const text = pem.toString();
+  const where = from === undefined ? {} : { from };
   const half = use === 'match' ? publicHalfOf(text) : undefined;
   const algorithm = half ? algorithmOf(half) : undefined;
   if (half && algorithm) {
     let key: KeyObject | undefined;
     return {
-      pem: text, algorithm, spki: half.spki,
+      pem: text, algorithm, spki: half.spki, ...where,
       get key() {
         return (key ??= parsePrivateKeyPem(text).key);
       },
     };
   }
   const parsed = parsePrivateKeyPem(text);
-  return { pem: text, algorithm: parsed.algorithm, spki: spkiDer(parsed.key), key: parsed.key };
+  return { pem: text, algorithm: parsed.algorithm, spki: spkiDer(parsed.key), key: parsed.key, ...where };
 }
 
 export function parsePublicKeyPem(pem: string | Buffer): KeyObject {

@@ -10,9 +10,9 @@
  * The PIN is read from the URI's pin-source file (0600 or stricter) or from
  * KUBEPKI_PKCS11_PIN; it is never printed, logged or put in a message.
  */
-import { createHash, createPublicKey, randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { algorithmOfKey, digestOf, type Algorithm } from './algorithms.js';
+import { algorithmOfSpki, digestOf, type Algorithm } from './algorithms.js';
 import * as der from './der.js';
 import { keyIdentifier } from './issue.js';
 import { OID } from './oids.js';
@@ -336,7 +336,7 @@ function ecdsaDer(raw: Buffer): Buffer {
 }
 
 function algorithmOf(spki: Buffer, uri: Pkcs11Uri): Algorithm {
-  const algorithm = algorithmOfKey(createPublicKey({ key: spki, format: 'der', type: 'spki' }));
+  const algorithm = algorithmOfSpki(spki);
   if (!algorithm) throw new TokenError(`${uri.text}: the key is not RSA (2048 bits or more) or ECDSA P-256/P-384`);
   return algorithm;
 }

@@ -6,8 +6,10 @@
  * certificate that names it as an issuer.
  */
 import { sign as signAsync, type KeyObject } from 'node:crypto';
+import { UserError } from '../errors.js';
 import { digestOf, type Algorithm } from './algorithms.js';
 import type { Certificate } from './certificate.js';
+import { KeyParseError, type ReadPrivateKey } from './keys.js';
 
 /** Where a signing key is: shown by plans and check-expiration, never the key itself. */
 export type KeyLocation = { kind: 'file'; path: string } | { kind: 'pkcs11'; uri: string } | { kind: 'memory' };
@@ -32,6 +34,42 @@ export function keySigner(key: KeyObject, algorithm: Algorithm, location: KeyLoc
     location,
     // node:crypto signs on libuv's thread pool: a fleet's signatures use every core.
     sign: (data) => new Promise((resolve, reject) => signAsync(digest, data, key, (e, sig) => (e ? reject(e) : resolve(sig)))),
+  };
+}
+
+/** A key read from disk that cannot sign: its file is damaged (TokenError is a token's). */
+export class KeyUseError extends UserError {}
+
+/**
+ * A signer for a key read from disk (a CA's key, a key kept for a CSR). Its
+ * KeyObject is made when it first signs. OpenSSL loads some damaged keys
+ * (an RSA prime of zero, an EC scalar past the curve's order) and fails only
+ * when it signs with them: that failure, and a key OpenSSL cannot parse at
+ * all, is reported against the file, as something a person can act on.
+ */
+export function readKeySigner(read: ReadPrivateKey): KeySigner {
+  const digest = digestOf(read.algorithm);
+  const where = read.from ?? 'a key read from disk';
+  const unusable = (detail: string, cause: unknown) =>
+    new KeyUseError(`${where}: ${detail}; the key is damaged: restore the file from your backup of it`, { cause });
+  return {
+    algorithm: read.algorithm,
+    location: read.from === undefined ? { kind: 'memory' } : { kind: 'file', path: read.from },
+    sign: async (data) => {
+      let key: KeyObject;
+      try {
+        key = read.key;
+      } catch (e) {
+        if (e instanceof KeyParseError) throw unusable(`it ${e.message}`, e);
+        throw e;
+      }
+      try {
+        return await new Promise<Buffer>((resolve, reject) => signAsync(digest, data, key, (e, sig) => (e ? reject(e) : resolve(sig))));
+      } catch (e) {
+        // node:crypto's asynchronous signatures fail without an error code; with a parsed key and a known digest, only the key can be at fault.
+        throw unusable(`OpenSSL cannot sign with this key (${(e as Error).message})`, e);
+      }
+    },
   };
 }
 
