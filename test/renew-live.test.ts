@@ -32,8 +32,16 @@ const RESTART_TIMEOUT_MS = 15_000;
 /** The client loop never runs longer than this, even if nobody stops it. */
 const LOAD_MAX_MS = 60_000;
 const LOAD_INTERVAL_MS = 100;
-/** Longest time the cluster may go without acknowledging a write while the loop runs. */
-const MAX_GAP_MS = 3_000;
+/**
+ * Longest time the cluster may go without acknowledging a write while the loop
+ * runs. A put that reached a member as it went down hangs until the client's
+ * --command-timeout (3 s, below) and is the one failed round a restart may
+ * cost; the next round then lands on a live member. So the bound is that
+ * timeout plus the next round, with room for a loaded 2-core machine: a
+ * 3 s bound failed once at 3,091 ms by exactly this (ca-rotate-etcd.test.ts
+ * allows 8 s for the same reason). A cluster that stops answering still fails it.
+ */
+const MAX_GAP_MS = 5_000;
 /** Failed writes tolerated per member restart (see the comment at the assertion). */
 const MAX_FAILURES_PER_RESTART = 1;
 
