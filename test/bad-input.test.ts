@@ -13,8 +13,9 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import {
-  chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync,
+  chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync,
 } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { NODE, kubepki, scratch, snapshot, type Run } from './helpers/cli.js';
 
@@ -169,6 +170,24 @@ test('several problems in the file are listed one per line', async (t) => {
   t.regex(run.stderr, /^  - .*apiServer\.certSANs\[0\]: "-bad-"/m);
   t.regex(run.stderr, /^  - .*apiServer\.certSANs\[1\]: "Upper\.Case"/m);
   t.regex(run.stderr, /^  - .*networking\.serviceSubnet: .*two CIDRs of the same family/m);
+});
+
+test('a config file of 17 MiB: refused by its size, without reading it', async (t) => {
+  const root = scratch(t);
+  const file = path.join(root, 'config.yaml');
+  writeFileSync(file, 'apiVersion: kubeadm.k8s.io/v1beta4\n');
+  truncateSync(file, 17 * 1024 * 1024); // sparse: nothing of it is on disk
+  const run = await refusesWithoutChange(t, root, ['init', '--config', file, ...dirs(path.join(root, 'pki')), ...NODE, ...ALG]);
+  t.is(run.stderr, `kubepki: error: ${file}: the config file is 17 MiB; kubepki reads files of up to 16 MiB`);
+});
+
+test('a config file that is a FIFO: refused, not waited on', async (t) => {
+  const root = scratch(t);
+  const file = path.join(scratch(t), 'config.yaml');
+  execFileSync('mkfifo', [file]);
+  // The FIFO stays out of the folder watched (reading it to compare would wait for a writer).
+  const run = await refusesWithoutChange(t, root, ['init', '--config', file, ...dirs(path.join(root, 'pki')), ...NODE, ...ALG]);
+  t.is(run.stderr, `kubepki: error: ${file}: the config file is not a regular file`);
 });
 
 test('a config file that does not exist', async (t) => {
@@ -327,6 +346,16 @@ test('corrupt existing ca.crt: a PEM whose body is cut short', async (t) => {
   const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
   writeFileSync(file, [...lines.slice(0, 4), lines[lines.length - 1]!, ''].join('\n'));
   await rerunRefused(t, dir, /ca\.crt/);
+});
+
+test('an existing ca.crt of 17 MiB (a disk image, a log): refused by its size, by init and check-expiration', async (t) => {
+  const { dir } = await existingPki(t);
+  truncateSync(path.join(dir, 'ca.crt'), 17 * 1024 * 1024);
+  await rerunRefused(t, dir, /ca\.crt is 17 MiB; kubepki reads files of up to 16 MiB \(a certificate, key or kubeconfig is a few KB\): move it away/);
+  const expiry = await kubepki(['certs', 'check-expiration', ...dirs(dir), ...NODE, ...ALG]);
+  t.is(expiry.exitCode, 4, expiry.stderr);
+  t.regex(expiry.stdout, /^ca +!INVALID! +is 17 MiB; kubepki reads files of up to 16 MiB/m);
+  t.notRegex(expiry.stderr, /internal error|Cannot create a string/);
 });
 
 test('a ca.key that does not match ca.crt', async (t) => {

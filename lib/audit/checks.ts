@@ -9,6 +9,7 @@
  * cluster's CA; no secret and no folder of secrets is open to others.
  */
 import { readFileSync } from 'node:fs';
+import { readFileBounded } from '../read-file.js';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { RULES, judgeSetting, settingText, type Rule } from '../components/hardening.js';
@@ -286,7 +287,7 @@ function open(n: Named): Opened {
 function clientCertificate(kc: ParsedKubeconfig): { cert?: Certificate; error?: string } {
   try {
     if (kc.certPem) return { cert: Certificate.fromPem(kc.certPem) };
-    if (kc.certFile) return { cert: Certificate.fromPem(readFileSync(kc.certFile, 'utf8')) };
+    if (kc.certFile) return { cert: Certificate.fromPem(readFileBounded(kc.certFile).toString('utf8')) };
   } catch (e) {
     return { error: (e as Error).message.split('\n')[0] };
   }
@@ -447,7 +448,7 @@ function kubeconfigChecks(installed: Installed): Finding[] {
     if (!ca) return undefined;
     let embedded: Certificate[] = [];
     try {
-      embedded = kc.caPem ? Certificate.allFromPem(kc.caPem, 'bundle') : kc.caFile ? Certificate.allFromPem(readFileSync(kc.caFile, 'utf8'), 'bundle') : [];
+      embedded = kc.caPem ? Certificate.allFromPem(kc.caPem, 'bundle') : kc.caFile ? Certificate.allFromPem(readFileBounded(kc.caFile).toString('utf8'), 'bundle') : [];
     } catch (e) {
       return `its CA cannot be read: ${(e as Error).message}`;
     }

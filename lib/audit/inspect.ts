@@ -6,7 +6,8 @@
  * file is looked at without following links; what cannot be read is said,
  * never thrown. The checks (checks.ts) judge this snapshot.
  */
-import { lstatSync, readFileSync, readdirSync } from 'node:fs';
+import { lstatSync, readdirSync } from 'node:fs';
+import { UnreadableFileError, readFileBounded } from '../read-file.js';
 import path from 'node:path';
 import { parse } from 'yaml';
 import type { ClusterSpec } from '../config/spec.js';
@@ -40,9 +41,9 @@ export function readText(f: FileInfo): { text?: string; error?: string } {
   if (f.error) return { error: f.error };
   if (f.type !== 'file') return { error: f.type ? `is a ${f.type === 'dir' ? 'folder' : f.type === 'symlink' ? 'symbolic link' : 'special file'}` : 'does not exist' };
   try {
-    return { text: readFileSync(f.path, 'utf8') };
+    return { text: readFileBounded(f.path).toString('utf8') };
   } catch (e) {
-    return { error: describeSystemError(e) };
+    return { error: e instanceof UnreadableFileError ? e.message : describeSystemError(e) };
   }
 }
 

@@ -4,7 +4,8 @@
  * never repeats a path. A template may use only the placeholders listed here:
  * anything else is an error naming the template and the placeholder.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { UnreadableFileError, readFileBounded } from '../read-file.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { executableAsset, thisKubepki } from '../sea.js';
@@ -53,9 +54,9 @@ function readTemplate(name: string, templatesDir: string | undefined): { file: s
   }
   const file = own && existsSync(own) ? own : path.join(packageRoot(), 'templates', name);
   try {
-    return { file, text: readFileSync(file, 'utf8') };
+    return { file, text: readFileBounded(file).toString('utf8') };
   } catch (e) {
-    throw new UserError(`cannot read the template ${file}: ${describeSystemError(e)}`);
+    throw new UserError(`cannot read the template ${file}: ${e instanceof UnreadableFileError ? `it ${e.message}` : describeSystemError(e)}`);
   }
 }
 

@@ -4,7 +4,8 @@
  * and value. Which document is which (kubepki's Cluster, kubeadm's
  * Init/ClusterConfiguration) is decided here; what they mean is adapters.ts's.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
+import { UnreadableFileError, readFileBounded } from '../read-file.js';
 import path from 'node:path';
 import * as v from 'valibot';
 import { LineCounter, parseAllDocuments, isMap, isScalar, type Document } from 'yaml';
@@ -26,8 +27,9 @@ function readText(file: string): string {
   }
   if (!st.isFile()) throw new UserError(`${file}: the config file is not a regular file`);
   try {
-    return readFileSync(file, 'utf8');
+    return readFileBounded(file).toString('utf8');
   } catch (e) {
+    if (e instanceof UnreadableFileError) throw new UserError(`${file}: the config file ${e.message}`);
     throw new UserError(`${file}: cannot read the config file: ${describeSystemError(e)}`);
   }
 }

@@ -6,7 +6,8 @@
  * read. Existing certificates, keys and kubeconfigs are parsed here, so that
  * the planner (decide.ts) is pure: it judges typed observations, never text.
  */
-import { lstatSync, readdirSync, readlinkSync, readFileSync } from 'node:fs';
+import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
+import { MAX_READ_BYTES, UnreadableFileError, readFileBounded, sizeOf, sizeText } from '../read-file.js';
 import path from 'node:path';
 import { describeSystemError } from '../errors.js';
 import { parseKubeconfig, type ParsedKubeconfig } from '../kubeconfig/kubeconfig.js';
@@ -29,7 +30,9 @@ export type Trouble =
   /** A secret others than its owner may read. */
   | { code: 'too-open'; mode: number }
   /** A PKCS#11 token that cannot be used (module, token, PIN): `message` names the URI, never the PIN. */
-  | { code: 'token'; message: string };
+  | { code: 'token'; message: string }
+  /** Past the largest file kubepki reads (read-file.ts): not a certificate, key or kubeconfig. */
+  | { code: 'too-big'; size: number };
 
 export type FileState =
   | { state: 'missing' }
@@ -85,7 +88,7 @@ export const DISK: FileSource = {
     if (!st) return undefined;
     return { type: st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other', mode: st.mode & 0o777 };
   },
-  read: (file) => readFileSync(file),
+  read: (file) => readFileBounded(file),
   subdirs: (dir) => readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name),
 };
 
@@ -335,6 +338,10 @@ export function readRegular(file: string, source: FileSource = DISK): FileState 
   try {
     return { state: 'file', data: source.read(file), mode: st.mode };
   } catch (e) {
+    if (e instanceof UnreadableFileError) {
+      const r = e.reason;
+      return { state: 'refused', trouble: r.kind === 'too-big' ? { code: 'too-big', size: r.size } : { code: 'not-a-file', what: 'not a regular file' } };
+    }
     return { state: 'refused', trouble: { code: 'unreadable', reason: describeSystemError(e) } };
   }
 }
@@ -347,6 +354,7 @@ export function troubleDetail(t: Trouble): string {
     case 'unparsable': return t.detail;
     case 'token': return t.message;
     case 'too-open': return `is readable by others than its owner (mode ${modeText(t.mode)})`;
+    case 'too-big': return `${sizeOf(t.size)}; kubepki reads files of up to ${sizeText(MAX_READ_BYTES)} (a certificate, key or kubeconfig is a few KB)`;
   }
 }
 
@@ -356,6 +364,7 @@ export function troubleText(where: string, t: Trouble, full?: string): string {
     case 'not-a-file': return `${where} ${troubleDetail(t)}; kubepki reads and writes regular files only: move it away`;
     case 'too-open': return `${where} ${troubleDetail(t)}; run "chmod 600 ${full ?? where}" and try again`;
     case 'token': return t.message;
+    case 'too-big': return `${where} ${troubleDetail(t)}: move it away`;
     default: return `${where} ${troubleDetail(t)}`;
   }
 }
