@@ -47,9 +47,22 @@ test('a corrupt, foreign or missing code cache only costs start-up time: every c
   }
 });
 
-test('help still lays out its columns (string-width loads when help is printed)', async (t) => {
+test('help still lays out its columns (widths of its printable ASCII answered by the shim, lib/shims/string-width.ts)', async (t) => {
   const help = await run(REPO, ['certs', '--help']);
   t.is(help.exitCode, 0, help.stderr);
   t.regex(help.stdout, /^ {2}kubepki certs check-expiration {2,}\S/m, 'command and description side by side');
   t.regex(help.stdout, /--help +Show help +\[boolean\]$/m);
+});
+
+test('the string-width shim answers printable ASCII exactly as string-width does, and leaves every other string to it', async (t) => {
+  const { default: shim } = await import('../lib/shims/string-width.js');
+  const { default: real } = await import('string-width');
+  const fc = (await import('fast-check')).default;
+  const ascii = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 200 });
+  fc.assert(fc.property(ascii, (s) => shim(s) === real(s)), { numRuns: 500 });
+  t.is(shim(''), 0);
+  // Anything else goes to the real module (loaded by require in the bundle; there is none in this ES module test).
+  for (const other of ['\u001b[1mbold\u001b[22m', 'caf\u00e9', '\u4e2d\u6587', 'tab\there', '\u{1F600}']) {
+    t.throws(() => shim(other), { instanceOf: ReferenceError, message: /require is not defined/ }, JSON.stringify(other));
+  }
 });
