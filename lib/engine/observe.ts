@@ -273,7 +273,7 @@ export class Observer {
       const parsed = parseKubeconfig(text);
       const out: ReadKubeconfig = { text, parsed };
       if (parsed.certPem !== undefined) out.client = attempt(() => this.readCertificate(parsed.certPem!));
-      // A kubeconfig's key signs nothing: kept (renew --keep-key), only its public half is used.
+      // A kubeconfig's key is checked against its certificate (its public half), and signs only a CSR when kept (renew --keep-key --csr-only).
       if (parsed.keyPem !== undefined) out.clientKey = attempt(() => readPrivateKeyPem(parsed.keyPem!, 'match', `${path.join(this.dir(root), rel)} (client-key-data)`));
       if (parsed.caPem !== undefined) out.cas = attempt(() => Certificate.allFromPem(parsed.caPem!, 'bundle'));
       return out;

@@ -66,6 +66,5 @@ export function algorithmOfSpki(spki: Buffer): Algorithm | undefined {
   return shape ? algorithmOf(shape) : undefined;
 }
 
-
 /** The digest a key of this algorithm signs with (Go's choice, so kubeadm's): SHA-384 for P-384, SHA-256 otherwise. */
 export const digestOf = (algorithm: Algorithm): 'sha256' | 'sha384' => (algorithm.signature.hash === 'SHA-384' ? 'sha384' : 'sha256');

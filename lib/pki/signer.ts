@@ -42,10 +42,12 @@ export class KeyUseError extends UserError {}
 
 /**
  * A signer for a key read from disk (a CA's key, a key kept for a CSR). Its
- * KeyObject is made when it first signs. OpenSSL loads some damaged keys
- * (an RSA prime of zero, an EC scalar past the curve's order) and fails only
- * when it signs with them: that failure, and a key OpenSSL cannot parse at
- * all, is reported against the file, as something a person can act on.
+ * KeyObject is made when it first signs. OpenSSL loads some damaged keys and
+ * fails only when it signs with them; key-der.ts refuses the ones it can see
+ * (an RSA prime of zero, an EC value past the curve's order) before that.
+ * This is the backstop for the rest (a format the reader leaves to OpenSSL):
+ * a failure to sign, or to parse the key when it is first used, is reported
+ * against the file, as something a person can act on.
  */
 export function readKeySigner(read: ReadPrivateKey): KeySigner {
   const digest = digestOf(read.algorithm);
