@@ -176,7 +176,7 @@ test('an RSA key with a zero or negative number, or an even modulus, is refused;
   even[even.length - 1]! &= 0xfe;
   for (const [what, pem] of [['q = 0', rsaWith(5, Buffer.of(0))], ['p = 0', rsaWith(4, Buffer.of(0))], ['an even modulus', rsaWith(1, even)]] as const) {
     const loaded = createPrivateKey(pem);
-    t.throws(() => sign('sha256', Buffer.from('x'), loaded), undefined, `${what}: OpenSSL signs with it`);
+    t.throws(() => sign('sha256', Buffer.from('x'), loaded), undefined, `${what}: OpenSSL loads it but must fail to sign`);
     t.is(privateKeyDamage(pem), 'holds an RSA private key whose numbers cannot be a key (a zero or negative prime or exponent, or an even modulus)', what);
     t.throws(() => readPrivateKeyPem(pem, 'sign'), { instanceOf: KeyParseError }, what);
   }
