@@ -47,3 +47,9 @@ export function describeSystemError(error: unknown): string {
       return e instanceof Error ? e.message : String(error);
   }
 }
+
+/** Wait for every one of these to settle, then throw the first failure, if any: nothing is still running when an error is passed on. */
+export async function settleAll(work: Iterable<Promise<unknown>>): Promise<void> {
+  const failed = (await Promise.allSettled(work)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}

@@ -11,7 +11,7 @@
  * the plan.
  */
 import path from 'node:path';
-import { UserError } from '../errors.js';
+import { settleAll, UserError } from '../errors.js';
 import { caEntry, keyPath, type CAName } from '../pki/catalog.js';
 import { KeyPool } from '../pki/keys.js';
 import { readKeySigner, withCertificate, type Signer } from '../pki/signer.js';
@@ -247,8 +247,7 @@ export class Run {
       failure = { error };
     }
     // Nothing is left half-staged: every staging settles before an error is passed on.
-    const failed = (await Promise.allSettled(staging)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    failure ??= failed && { error: failed.reason };
+    await settleAll(staging).catch((error: unknown) => { failure ??= { error }; });
     if (failure) {
       await this.abort();
       throw failure.error;

@@ -21,7 +21,7 @@ import { randomBytes } from 'node:crypto';
 import { constants as fsConstants, closeSync, existsSync, fchmodSync, fsync, lstatSync, mkdirSync, open as fsOpen, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { chmod, copyFile, link, lstat, mkdir, open, readlink, rename, rm, rmdir, stat, symlink, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { describeSystemError, UserError } from '../errors.js';
+import { describeSystemError, settleAll, UserError } from '../errors.js';
 import { MODES } from '../pki/catalog.js';
 
 /** A file this run is to create appeared meanwhile (another run?): the commit stopped and nothing stays. */
@@ -179,13 +179,11 @@ async function inodeOf(p: string): Promise<number | undefined> {
 
 /** Write and fsync staged copies concurrently (fsyncs dominate otherwise); all settle before an error is raised. */
 async function stageAll(files: readonly (NewFile & { file: string })[]): Promise<void> {
-  const results = await Promise.allSettled(files.map(async (f) => {
+  await settleAll(files.map(async (f) => {
     if (f.symlink) await symlink(String(f.data), f.file);
     else await writeNew(f.file, f.data, f.mode);
     fault('stage');
   }));
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
 }
 
 /** Undo one staging folder's part: unlink what it linked, or take back its renamed tree; then delete it. */
@@ -436,7 +434,7 @@ export class Transaction {
     const single = active.length === 1 && active[0]!.journal.mode === 'tree';
     try {
       // Every directory's journal is written (or has failed) before anything is put in place or undone.
-      const written = await Promise.allSettled(active.map(async (p) => {
+      await settleAll(active.map(async (p) => {
         const j = p.journal;
         j.primary = primary;
         if (j.mode === 'link') j.createdDirs = missingDirs(p.dir, j.files.filter((f) => !f.replace && !f.remove).map((f) => f.rel));
@@ -449,8 +447,6 @@ export class Transaction {
         };
         await Promise.all([...names, ...(single ? [] : [journal()])]);
       }));
-      const failed = written.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed) throw failed.reason;
       // Shallow directories first.
       for (const p of [...active].sort((a, b) => a.dir.length - b.dir.length)) {
         try {

@@ -133,7 +133,7 @@ export class KeyParseError extends Error {}
  * support: read from its public key's DER, never from asymmetricKeyDetails,
  * which aborts node 20 on an EC key OpenSSL cannot convert (a damaged one).
  */
-export function algorithmOfKey(key: KeyObject): Algorithm | undefined {
+function algorithmOfKey(key: KeyObject): Algorithm | undefined {
   return algorithmOfSpki(spkiDer(key));
 }
 
